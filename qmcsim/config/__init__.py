@@ -1,0 +1,1 @@
+"""Run configuration: YAML -> validated, frozen records with presets and overrides resolved."""

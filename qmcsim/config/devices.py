@@ -1,0 +1,46 @@
+"""Device presets -> typed parameter records of the class their `kind:` registers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from qmcsim.config.presets import load_raw_preset
+from qmcsim.config.sourced import unwrap_sourced
+from qmcsim.config.yamlio import validation_to_config_error
+from qmcsim.errors import ConfigError
+from qmcsim.memories.base import DeviceParams, registry
+
+
+def load_device(name: str, overrides: dict[str, Any] | None = None, *, file: str,
+                field_path: str) -> DeviceParams:
+    """Resolve a device preset by name, apply a run config's overrides, validate."""
+    raw, path = load_raw_preset("devices", name, file=file, field_path=f"{field_path}.preset")
+    values, sources = unwrap_sourced(raw, file=str(path))
+    kinds = registry()
+    kind = values.get("kind")
+    if kind not in kinds:
+        raise ConfigError(str(path), "kind",
+                          f"expected one of {sorted(kinds)}, got {kind!r}")
+    if overrides:
+        over_values, over_sources = unwrap_sourced(
+            overrides, file=file, prefix="", require_sources=False,
+            default_source=f"override in {file} ({field_path}.params)")
+        values = _deep_merge(values, over_values)
+        sources.update(over_sources)
+    values["sources"] = sources
+    try:
+        return kinds[kind].params_class.model_validate(values)
+    except ValidationError as exc:
+        if overrides and exc.errors()[0]["loc"] and exc.errors()[0]["loc"][0] in overrides:
+            raise validation_to_config_error(exc, file, f"{field_path}.params") from None
+        raise validation_to_config_error(exc, str(path)) from None
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _deep_merge(out[key], value) if isinstance(value, dict) and \
+            isinstance(out.get(key), dict) else value
+    return out

@@ -1,0 +1,74 @@
+"""Named presets in hw_configs/: devices, compute engines and models.
+
+A preset may `extends:` another of its folder and state only what differs (as Ramulator's
+variants do). Presets are looked up in $QMCSIM_HW_CONFIGS (if set), then in the hw_configs/
+folder next to the installed package.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from qmcsim.config.yamlio import read_yaml_mapping
+from qmcsim.errors import ConfigError
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def preset_roots() -> list[Path]:
+    roots = []
+    env = os.environ.get("QMCSIM_HW_CONFIGS")
+    if env:
+        roots.append(Path(env))
+    roots.append(PACKAGE_ROOT / "hw_configs")
+    return roots
+
+
+def available(folder: str) -> list[str]:
+    names: set[str] = set()
+    for root in preset_roots():
+        names.update(p.stem for p in (root / folder).glob("*.yaml"))
+    return sorted(names)
+
+
+def preset_path(folder: str, name: str, *, file: str, field_path: str) -> Path:
+    for root in preset_roots():
+        candidate = root / folder / f"{name}.yaml"
+        if candidate.is_file():
+            return candidate
+    known = ", ".join(available(folder)) or "none"
+    raise ConfigError(file, field_path, f"unknown {folder} preset {name!r}; known: {known}")
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and \
+                set(value) != {"value", "source"}:
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_raw_preset(folder: str, name: str, *, file: str, field_path: str,
+                    _seen: tuple[str, ...] = ()) -> tuple[dict[str, Any], Path]:
+    """The preset's raw mapping with its `extends:` chain merged in, and its path."""
+    if name in _seen:
+        raise ConfigError(file, field_path, f"preset {name!r} extends itself ({' -> '.join(_seen)})")
+    path = preset_path(folder, name, file=file, field_path=field_path)
+    raw = read_yaml_mapping(path)
+    own_name = raw.pop("name", name)
+    if own_name != name:
+        raise ConfigError(str(path), "name", f"expected {name!r} (the file name)")
+    parent = raw.pop("extends", None)
+    if parent is not None:
+        if not isinstance(parent, str):
+            raise ConfigError(str(path), "extends", "expected a preset name")
+        base, _ = load_raw_preset(folder, parent, file=str(path), field_path="extends",
+                                  _seen=(*_seen, name))
+        raw = _merge(base, raw)
+    raw["name"] = name
+    return raw, path

@@ -1,0 +1,1 @@
+"""Memory technologies: one module per technology, registered by `kind`."""
