@@ -1,0 +1,67 @@
+"""The run config: frozen, keyword-only records, unknown keys rejected, units in field names."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from qmcsim.formats.base import format_registry
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class WorkloadConfig(Frozen):
+    prompt_tokens: int = Field(ge=1, description="prompt length processed in prefill")
+    generate_tokens: int = Field(ge=1, description="tokens decoded after the prompt")
+    batch: int = Field(1, ge=1, description="sequences decoded together (share weight reads)")
+
+
+class MemoryConfig(Frozen):
+    preset: str = Field(description="device preset name in hw_configs/devices/")
+    count: int = Field(1, ge=1, description="channels / arrays / banks of that device")
+    params: dict[str, Any] = Field(default_factory=dict,
+                                   description="overrides of the preset's fields")
+
+
+class PlacementConfig(Frozen):
+    """Which memory holds each stored component and each dynamic traffic class."""
+
+    codes: str = Field(description="dense codes (FP16 weights, or QMC inliers)")
+    scales: str | None = None
+    outlier_values: str | None = None
+    outlier_indices: str | None = None
+    kv_cache: str
+    activations: str
+    embeddings: str | None = Field(None, description="all components of the embedding table")
+    lm_head: str | None = Field(None, description="all components of an untied LM head")
+    weights_copy: str | None = Field(None, description="non-volatile copy loaded at cold start")
+
+
+_formats = tuple(format_registry().values())
+FormatUnion = Annotated[Union[_formats], Field(discriminator="kind")]  # type: ignore[valid-type]
+
+
+class SystemConfig(Frozen):
+    name: str = Field(min_length=1)
+    format: FormatUnion
+    memories: dict[str, MemoryConfig] = Field(min_length=1)
+    placement: PlacementConfig
+    compute: str | None = Field(None, description="compute preset; default: the run's")
+    merge_sync_ns: float = Field(
+        0.0, ge=0, description="dual-clock FIFO crossing when one operator's weights come "
+        "from several memories (QMC Eq. 3: 2-4 cycles)")
+
+
+class RunConfig(Frozen):
+    name: str = "run"
+    model: str = Field(description="model preset name or path to a Hugging Face config.json")
+    workload: WorkloadConfig
+    accounting: Literal["paper", "full"] = "full"
+    seed: int = 0
+    compute: str = Field(description="compute preset in hw_configs/compute/")
+    baseline: str | None = Field(None, description="system the ratios divide by; "
+                                 "default: the first FP16 system")
+    systems: list[SystemConfig] = Field(min_length=1)

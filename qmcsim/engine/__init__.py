@@ -1,0 +1,1 @@
+"""The simpy replay of a trace through a system's memories and compute."""

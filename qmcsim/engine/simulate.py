@@ -1,0 +1,139 @@
+"""Replay a system's trace on one simpy Environment.
+
+Operators run one after another; inside an operator every memory request and the compute run
+concurrently (roofline overlap), so an operator lasts as long as its slowest part. When one
+operator's weights come from several memories (QMC: ReRAM inliers + MRAM outliers) the merge
+adds the dual-clock FIFO crossing after the slower stream (QMC Eq. 3).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Generator, Iterable
+from dataclasses import dataclass
+
+import simpy
+
+from qmcsim.compute import ComputeParams
+from qmcsim.memories.base import ClassStats, DeviceParams, Memory, Request, registry
+from qmcsim.trace.generate import OpStep, Step
+from qmcsim.units import ns_to_ticks, ticks_to_ns
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepRecord:
+    step: int
+    phase: str
+    tokens: int
+    context: int
+    time_ns: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrafficRecord:
+    """One step's traffic of one class through one memory (class 'static' = leakage)."""
+
+    step: int
+    memory: str
+    traffic_class: str
+    read_bytes: int
+    write_bytes: int
+    requests: int
+    energy_pj: float
+    busy_ns: float
+    queue_ns: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class SystemTrace:
+    steps: tuple[StepRecord, ...]
+    traffic: tuple[TrafficRecord, ...]
+
+
+def build_memories(env: simpy.Environment, devices: dict[str, DeviceParams],
+                   counts: dict[str, int]) -> dict[str, Memory]:
+    kinds = registry()
+    return {name: kinds[p.kind](env, name, p, counts[name]) for name, p in devices.items()}
+
+
+class Replay:
+    def __init__(self, memories: dict[str, Memory], compute: ComputeParams,
+                 precision: str, merge_sync_ns: float, include_static: bool) -> None:
+        self.memories = memories
+        self.env = next(iter(memories.values())).env
+        self.compute = compute
+        self.precision = precision
+        self.merge_sync_ticks = ns_to_ticks(merge_sync_ns)
+        self.include_static = include_static
+
+    def _after(self, event: simpy.Event, ticks: float) -> Generator[simpy.Event, object, None]:
+        yield event
+        yield self.env.timeout(ticks)
+
+    def _op(self, op: OpStep) -> Generator[simpy.Event, object, None]:
+        env = self.env
+        weights, others = [], []
+        for a in op.accesses:
+            request = Request(address=a.address, nbytes=a.nbytes, is_write=a.is_write,
+                              traffic_class=a.traffic_class)
+            proc = env.process(self.memories[a.memory].serve(request))
+            (weights if a.traffic_class == "weights" else others).append(proc)
+        waits = list(others)
+        if len(weights) > 1 and self.merge_sync_ticks > 0:
+            waits.append(env.process(self._after(env.all_of(weights), self.merge_sync_ticks)))
+        else:
+            waits.extend(weights)
+        if op.flops:
+            waits.append(env.timeout(ns_to_ticks(
+                op.flops / self.compute.peak_flops_per_ns(self.precision))))
+        if waits:
+            yield env.all_of(waits)
+
+    def _snapshot(self) -> dict[tuple[str, str], ClassStats]:
+        return {(m, c): copy.copy(s) for m, mem in self.memories.items()
+                for c, s in mem.stats.per_class.items()}
+
+    def run(self, steps: Iterable[Step], on_step: Callable[[Step], None] | None = None
+            ) -> SystemTrace:
+        records: list[StepRecord] = []
+        traffic: list[TrafficRecord] = []
+
+        def body() -> Generator[simpy.Event, object, None]:
+            for step in steps:
+                before, start = self._snapshot(), self.env.now
+                for op in step.ops:
+                    yield self.env.process(self._op(op))
+                elapsed_ns = ticks_to_ns(self.env.now - start)
+                records.append(StepRecord(step=step.index, phase=step.phase, tokens=step.tokens,
+                                          context=step.context, time_ns=elapsed_ns))
+                traffic.extend(self._deltas(step.index, before, elapsed_ns))
+                if on_step is not None:
+                    on_step(step)
+
+        self.env.process(body())
+        self.env.run()
+        return SystemTrace(steps=tuple(records), traffic=tuple(traffic))
+
+    def _deltas(self, step: int, before: dict[tuple[str, str], ClassStats],
+                elapsed_ns: float) -> list[TrafficRecord]:
+        rows = []
+        for (mem, cls), now in sorted(self._snapshot().items()):
+            old = before.get((mem, cls), ClassStats())
+            if now.requests == old.requests:
+                continue
+            rows.append(TrafficRecord(
+                step=step, memory=mem, traffic_class=cls,
+                read_bytes=now.read_bytes - old.read_bytes,
+                write_bytes=now.write_bytes - old.write_bytes,
+                requests=now.requests - old.requests,
+                energy_pj=now.dynamic_energy_pj - old.dynamic_energy_pj,
+                busy_ns=ticks_to_ns(now.busy_ticks - old.busy_ticks),
+                queue_ns=ticks_to_ns(now.queue_ticks - old.queue_ticks)))
+        if self.include_static:
+            for name, mem in sorted(self.memories.items()):
+                # mW x ns = pJ
+                rows.append(TrafficRecord(step=step, memory=name, traffic_class="static",
+                                          read_bytes=0, write_bytes=0, requests=0,
+                                          energy_pj=mem.static_power_mw * elapsed_ns,
+                                          busy_ns=0.0, queue_ns=0.0))
+        return rows

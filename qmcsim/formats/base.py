@@ -1,0 +1,97 @@
+"""Storage layouts. A format turns one tensor into stored components with exact bit counts.
+
+Component names are the placement keys of a system: `codes` (dense or inlier codes),
+`scales` (scales and zero points), `outlier_values`, `outlier_indices`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from qmcsim.models.shape import Tensor, TensorClass
+
+ComponentName = Literal["codes", "scales", "outlier_values", "outlier_indices"]
+COMPONENT_NAMES: tuple[str, ...] = ("codes", "scales", "outlier_values", "outlier_indices")
+Accounting = Literal["paper", "full"]
+FP16_BITS = 16
+
+
+@dataclass(frozen=True, kw_only=True)
+class Component:
+    """One stored part of one tensor: `elements` items of `element_bits` each."""
+
+    name: ComponentName
+    elements: int
+    element_bits: int
+    metadata: bool = False  # scales, indices: left out by the QMC study's accounting
+
+    @property
+    def bits(self) -> int:
+        return self.elements * self.element_bits
+
+    @property
+    def nbytes(self) -> int:
+        return math.ceil(self.bits / 8)
+
+
+def fp16_layout(tensor: Tensor) -> tuple[Component, ...]:
+    return (Component(name="codes", elements=tensor.numel, element_bits=FP16_BITS),)
+
+
+class FormatConfig(BaseModel):
+    """Base of every format's config; subclasses set `kind` and implement `quantized_layout`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: str
+    exclude: tuple[TensorClass, ...] = Field(
+        default=(), description="tensor classes kept in FP16 (e.g. embeddings)")
+
+    compute_precision: ClassVar[str] = "fp16"
+
+    def layout(self, tensor: Tensor, accounting: Accounting) -> tuple[Component, ...]:
+        """Stored components of `tensor`. Paper accounting quantizes every weight alike and
+        drops metadata; full accounting keeps norms/biases in FP16 and counts metadata."""
+        if tensor.tensor_class in self.exclude:
+            return fp16_layout(tensor)
+        if accounting == "paper":
+            return tuple(c for c in self.quantized_layout(tensor) if not c.metadata)
+        if not tensor.quantizable:
+            return fp16_layout(tensor)
+        return self.quantized_layout(tensor)
+
+    def quantized_layout(self, tensor: Tensor) -> tuple[Component, ...]:
+        raise NotImplementedError
+
+
+_FORMATS: dict[str, type[FormatConfig]] = {}
+
+
+def register_format(cls: type[FormatConfig]) -> type[FormatConfig]:
+    kind = cls.model_fields["kind"].default
+    if not isinstance(kind, str) or not kind:
+        raise ValueError(f"{cls.__name__} must give 'kind' a string default")
+    _FORMATS[kind] = cls
+    return cls
+
+
+def format_registry() -> dict[str, type[FormatConfig]]:
+    import importlib
+    import pkgutil
+
+    import qmcsim.formats as pkg
+
+    for info in pkgutil.iter_modules(pkg.__path__):
+        importlib.import_module(f"{pkg.__name__}.{info.name}")
+    return dict(_FORMATS)
+
+
+def bits_per_weight(fmt: FormatConfig, tensors: tuple[Tensor, ...] | list[Tensor],
+                    accounting: Accounting) -> float:
+    """Analytic oracle: stored bits over all tensors divided by their element count."""
+    total = sum(c.bits for t in tensors for c in fmt.layout(t, accounting))
+    return total / sum(t.numel for t in tensors)

@@ -1,0 +1,16 @@
+"""The FP16 baseline: every weight as an IEEE half."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from qmcsim.formats.base import Component, FormatConfig, fp16_layout, register_format
+from qmcsim.models.shape import Tensor
+
+
+@register_format
+class Fp16Format(FormatConfig):
+    kind: Literal["fp16"] = "fp16"
+
+    def quantized_layout(self, tensor: Tensor) -> tuple[Component, ...]:
+        return fp16_layout(tensor)

@@ -1,0 +1,46 @@
+"""A model named by preset (hw_configs/models/<name>.yaml) or by a config.json path."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from qmcsim.config.presets import load_raw_preset
+from qmcsim.errors import ConfigError
+from qmcsim.models.hf import UnsupportedModel, build_model
+from qmcsim.models.shape import ModelShape
+
+
+def load_model(spec: str, *, file: str, field_path: str, base_dir: Path | None = None) -> ModelShape:
+    path = Path(spec)
+    if not path.is_absolute() and base_dir is not None and (base_dir / path).is_file():
+        path = base_dir / path
+    if spec.endswith(".json") or path.is_file():
+        return _from_config_json(path, file=file, field_path=field_path)
+    raw, preset_file = load_raw_preset("models", spec, file=file, field_path=field_path)
+    cfg = raw.get("config")
+    if not isinstance(cfg, dict):
+        raise ConfigError(str(preset_file), "config", "expected the config.json mapping")
+    published = raw.get("published_parameters")
+    try:
+        return build_model(cfg, name=spec, source=str(raw.get("source", preset_file)),
+                           published_parameters=published if isinstance(published, int) else None)
+    except UnsupportedModel as exc:
+        raise ConfigError(str(preset_file), f"config.{exc.field}", exc.expected) from None
+
+
+def _from_config_json(path: Path, *, file: str, field_path: str) -> ModelShape:
+    try:
+        cfg = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(file, field_path, f"model preset name or config.json path expected; "
+                          f"{str(path)!r} does not exist") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(str(path), "", f"valid JSON expected ({exc})") from None
+    if not isinstance(cfg, dict):
+        raise ConfigError(str(path), "", "expected a JSON object")
+    name = path.parent.name if path.name == "config.json" else path.stem
+    try:
+        return build_model(cfg, name=name, source=str(path))
+    except UnsupportedModel as exc:
+        raise ConfigError(str(path), exc.field, exc.expected) from None

@@ -1,0 +1,165 @@
+"""Where every stored component and every dynamic region lives, and what it costs in space.
+
+Components of a tensor go to the memory its placement key names (`codes`, `scales`, ...),
+unless the tensor's class has a class-wide placement (`embeddings`, `lm_head`). Each memory gets
+a bump allocator, in operator order, so one operator's weights sit together. Dynamic regions
+(KV cache, SSM state, activations) are sized for the whole workload and checked too.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from qmcsim.config.loader import ResolvedSystem
+from qmcsim.config.schema import WorkloadConfig
+from qmcsim.errors import CapacityError
+from qmcsim.formats.base import Accounting, Component
+from qmcsim.memories.base import DeviceParams
+from qmcsim.models.shape import ModelShape, Tensor
+from qmcsim.units import BITS_PER_BYTE, MEBIBIT
+
+ALIGN_BYTES = 64
+KV_BYTES_PER_ELEMENT = 2   # FP16 KV cache and activations
+ACT_BYTES_PER_ELEMENT = 2
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlacedComponent:
+    tensor: Tensor
+    component: Component
+    memory: str
+    address: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Region:
+    memory: str
+    address: int
+    nbytes: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Footprint:
+    """Stored weight bits of one memory, and the cells and area they take."""
+
+    memory: str
+    weight_bits: int
+    weight_cells: int
+    weight_area_mm2: float
+    used_bytes: int
+    capacity_bytes: int
+    is_copy: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Placement:
+    weights: dict[str, tuple[PlacedComponent, ...]]   # tensor name -> its components
+    kv: dict[int, Region]                             # owning layer -> KV cache region
+    ssm_state: dict[int, Region]
+    activations: Region
+    footprints: tuple[Footprint, ...]
+
+    def footprint(self, memory: str) -> Footprint:
+        return next(f for f in self.footprints if f.memory == memory)
+
+
+def cells_for(bits: int, device: DeviceParams) -> int:
+    """Codes are bit-packed across cells (3-bit codes in 2-bit cells take 1.5 cells each)."""
+    return math.ceil(bits / device.bits_per_cell)
+
+
+def area_mm2(bits: int, device: DeviceParams) -> float:
+    return bits / (device.density_mb_per_mm2 * MEBIBIT)
+
+
+def kv_tokens_stored(window: int | None, max_tokens: int) -> int:
+    return max_tokens if window is None else min(window, max_tokens)
+
+
+class _Allocator:
+    def __init__(self) -> None:
+        self.next: dict[str, int] = {}
+
+    def take(self, memory: str, nbytes: int) -> int:
+        addr = self.next.get(memory, 0)
+        self.next[memory] = addr + math.ceil(nbytes / ALIGN_BYTES) * ALIGN_BYTES
+        return addr
+
+
+def memory_for(system: ResolvedSystem, tensor: Tensor, component: Component) -> str:
+    placement = system.config.placement
+    if tensor.tensor_class == "embeddings" and placement.embeddings:
+        return placement.embeddings
+    if tensor.tensor_class == "lm_head" and placement.lm_head:
+        return placement.lm_head
+    memory = getattr(placement, component.name)
+    assert memory is not None, "checked by the config loader"
+    return memory
+
+
+def build_placement(system: ResolvedSystem, model: ModelShape, workload: WorkloadConfig,
+                    accounting: Accounting, *, file: str) -> Placement:
+    fmt = system.config.format
+    alloc = _Allocator()
+    weights: dict[str, tuple[PlacedComponent, ...]] = {}
+    weight_bits: dict[str, int] = {}
+    for tensor in model.tensors:
+        placed = []
+        for comp in fmt.layout(tensor, accounting):
+            mem = memory_for(system, tensor, comp)
+            placed.append(PlacedComponent(tensor=tensor, component=comp, memory=mem,
+                                          address=alloc.take(mem, comp.nbytes)))
+            weight_bits[mem] = weight_bits.get(mem, 0) + comp.bits
+        weights[tensor.name] = tuple(placed)
+
+    placement = system.config.placement
+    max_tokens = model.meta_tokens + workload.prompt_tokens + workload.generate_tokens
+    kv: dict[int, Region] = {}
+    ssm: dict[int, Region] = {}
+    for layer in model.layers:
+        if layer.owns_kv and layer.attention is not None:
+            a = layer.attention
+            nbytes = (kv_tokens_stored(a.window, max_tokens) * a.kv_elements_per_token()
+                      * KV_BYTES_PER_ELEMENT * workload.batch)
+            kv[layer.index] = Region(memory=placement.kv_cache, nbytes=nbytes,
+                                     address=alloc.take(placement.kv_cache, nbytes))
+        if layer.ssm is not None:
+            nbytes = layer.ssm.state_elements() * KV_BYTES_PER_ELEMENT * workload.batch
+            ssm[layer.index] = Region(memory=placement.kv_cache, nbytes=nbytes,
+                                      address=alloc.take(placement.kv_cache, nbytes))
+    widest = max([model.hidden_size] + [max(op.act_in, op.act_out) for layer in model.layers
+                                        for op in layer.operators])
+    act_bytes = 2 * widest * (model.meta_tokens + workload.prompt_tokens) * workload.batch \
+        * ACT_BYTES_PER_ELEMENT
+    activations = Region(memory=placement.activations, nbytes=act_bytes,
+                         address=alloc.take(placement.activations, act_bytes))
+
+    footprints = []
+    for mem, device in system.devices.items():
+        count = system.config.memories[mem].count
+        used = alloc.next.get(mem, 0)
+        capacity = device.capacity_bytes * count
+        if used > capacity:
+            units = math.ceil(used / device.capacity_bytes)
+            raise CapacityError(file, f"{system.field_path}.memories.{mem}.count",
+                                f"at least {units} units of {device.name} expected to hold "
+                                f"{used} bytes of {model.name} data; {count} units hold "
+                                f"{capacity} bytes")
+        bits = weight_bits.get(mem, 0)
+        footprints.append(Footprint(memory=mem, weight_bits=bits,
+                                    weight_cells=cells_for(bits, device),
+                                    weight_area_mm2=area_mm2(bits, device), used_bytes=used,
+                                    capacity_bytes=capacity))
+    if placement.weights_copy is not None:
+        mem = placement.weights_copy
+        device = system.devices[mem]
+        bits = sum(weight_bits.values())
+        footprints.append(Footprint(memory=mem, weight_bits=bits,
+                                    weight_cells=cells_for(bits, device),
+                                    weight_area_mm2=area_mm2(bits, device),
+                                    used_bytes=math.ceil(bits / BITS_PER_BYTE),
+                                    capacity_bytes=device.capacity_bytes
+                                    * system.config.memories[mem].count, is_copy=True))
+    return Placement(weights=weights, kv=kv, ssm_state=ssm, activations=activations,
+                     footprints=tuple(footprints))

@@ -1,0 +1,1 @@
+"""Per-token inference traces: what each prefill / decode step reads, writes and computes."""
