@@ -57,7 +57,8 @@ def load_raw_preset(folder: str, name: str, *, file: str, field_path: str,
                     _seen: tuple[str, ...] = ()) -> tuple[dict[str, Any], Path]:
     """The preset's raw mapping with its `extends:` chain merged in, and its path."""
     if name in _seen:
-        raise ConfigError(file, field_path, f"preset {name!r} extends itself ({' -> '.join(_seen)})")
+        chain = " -> ".join((*_seen, name))
+        raise ConfigError(file, field_path, f"preset {name!r} extends itself ({chain})")
     path = preset_path(folder, name, file=file, field_path=field_path)
     raw = read_yaml_mapping(path)
     own_name = raw.pop("name", name)

@@ -48,7 +48,8 @@ def unwrap_sourced(raw: Mapping[str, Any], *, file: str, prefix: str = "",
             sources.update(sub_sources)
         elif _is_number(item) or _is_numeric_list(item):
             if require_sources:
-                raise ConfigError(file, path, f"expected {{value: {item!r}, source: \"<citation>\"}}"
+                raise ConfigError(file, path,
+                                  f"expected {{value: {item!r}, source: \"<citation>\"}}"
                                   " (every number in a preset needs a source)")
             values[key] = item
             sources[path] = default_source

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from qmcsim.models.shape import Attention, Layer, ModelShape, Operator, Ssm, Tensor, TensorClass
+from qmcsim.models.shape import Attention, Layer, ModelShape, Operator, Tensor, TensorClass
 
 
 class UnsupportedModel(ValueError):

@@ -1,4 +1,6 @@
-"""Hymba (NVIDIA; layout from modeling_hymba.py, see hw_configs/models/TENSORS.md): attention heads and Mamba heads side by side in every layer.
+"""Hymba (NVIDIA): attention heads and Mamba heads side by side in every layer.
+
+Layout read from modeling_hymba.py; see hw_configs/models/TENSORS.md.
 
 Per layer, one fused in_proj makes q, k, v (attention) and x, z (Mamba) from the input; the
 attention output (num_heads x v_head_dim) and the Mamba output (d_inner) are normalised,

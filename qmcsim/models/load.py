@@ -11,7 +11,8 @@ from qmcsim.models.hf import UnsupportedModel, build_model
 from qmcsim.models.shape import ModelShape
 
 
-def load_model(spec: str, *, file: str, field_path: str, base_dir: Path | None = None) -> ModelShape:
+def load_model(spec: str, *, file: str, field_path: str,
+               base_dir: Path | None = None) -> ModelShape:
     path = Path(spec)
     if not path.is_absolute() and base_dir is not None and (base_dir / path).is_file():
         path = base_dir / path

@@ -1,0 +1,5 @@
+import sys
+
+from qmcsim.cli import main
+
+sys.exit(main())

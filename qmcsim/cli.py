@@ -1,0 +1,56 @@
+"""Command line. The only place that prints errors and chooses exit codes (2 = bad input).
+
+Subcommands live in qmcsim/commands/, one module each, found automatically: a module defines
+NAME, HELP, DESCRIPTION, add_arguments(parser) and run(args) -> exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+from qmcsim.errors import QmcsimError
+
+EXIT_BAD_INPUT = 2
+
+
+def commands() -> dict[str, ModuleType]:
+    import qmcsim.commands as pkg
+
+    found = {}
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{pkg.__name__}.{info.name}")
+        found[module.NAME] = module
+    return found
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
+    parser = argparse.ArgumentParser(
+        prog="python -m qmcsim",
+        description="qmcsim: heterogeneous memory simulator for small-language-model inference "
+                    "on edge devices. Run 'python -m qmcsim COMMAND --help' for each command.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    mods = commands()
+    for name, module in mods.items():
+        p = sub.add_parser(name, help=module.HELP, description=module.DESCRIPTION)
+        module.add_arguments(p)
+    return parser, mods
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser, mods = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(mods[args.command].run(args))
+    except QmcsimError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted; no results written", file=sys.stderr)
+        return 130

@@ -1,0 +1,1 @@
+"""Subcommands of `python -m qmcsim`, one module each (found by qmcsim.cli)."""

@@ -1,0 +1,99 @@
+"""`run`: simulate every system of a run config and report against the baseline."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from qmcsim.commands._common import add_set_argument
+
+NAME = "run"
+HELP = "simulate every system of a run config and report against the baseline"
+DESCRIPTION = ("Simulate every system of a run config (prefill + decode through the memories) "
+               "and print footprint, external traffic, energy and latency per system with "
+               "ratios against the FP16 baseline. Writes a new results folder (resolved "
+               "config, summary, per-step, traffic, per-memory and footprint tables); an "
+               "earlier results folder is never overwritten.")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", type=Path, help="run config YAML (see hw_configs/*.yaml)")
+    add_set_argument(p)
+    p.add_argument("--out", type=Path, default=Path("results"),
+                   help="parent folder of the new results folder (default: ./results)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from qmcsim.config.loader import load_run
+    from qmcsim.report import footprint_table, per_memory_table, steps_table, summary_table
+    from qmcsim.report import traffic_table
+    from qmcsim.results import write_results_folder
+    from qmcsim.runner import prepare, simulate_system
+
+    run = load_run(args.config, args.overrides)
+    prepared = prepare(run)   # every capacity check before any simulation
+    total = len(prepared) * (1 + run.config.workload.generate_tokens)
+    with tqdm(total=total, unit="step", disable=args.no_progress or None,
+              file=sys.stderr, leave=False) as bar:
+        results = [simulate_system(run, s, p, on_step=lambda _s: bar.update())
+                   for s, p in prepared]
+    steps, traffic = steps_table(results), traffic_table(results)
+    summary = summary_table(results, run.baseline)
+    per_memory = per_memory_table(traffic, steps)
+    footprint = footprint_table(results)
+
+    print(render_report(run.config.name, run.model.name, run.model.num_parameters,
+                        run.config.accounting, run.baseline, summary, per_memory))
+    files = {
+        "resolved_config.yaml": yaml.safe_dump(run.to_dict(), sort_keys=False).encode(),
+        "summary.csv": _csv(summary),
+        "per_step.csv": _csv(steps),
+        "traffic.csv": _csv(traffic),
+        "per_memory.csv": _csv(per_memory),
+        "footprint.csv": _csv(footprint),
+    }
+    folder = write_results_folder(args.out, run.config.name, files)
+    print(f"\nresults: {folder}")
+    return 0
+
+
+def _csv(df: pd.DataFrame) -> bytes:
+    buf = io.StringIO()
+    df.to_csv(buf, index=False, float_format="%.10g", lineterminator="\n")
+    return buf.getvalue().encode()
+
+
+def render_report(name: str, model: str, params: int, accounting: str, baseline: str,
+                  summary: pd.DataFrame, per_memory: pd.DataFrame) -> str:
+    """Per system: the metric and its ratio against the baseline, side by side."""
+    lines = [f"run {name!r}: model {model} ({params / 1e9:.3f} B parameters), "
+             f"accounting: {accounting}, ratios = {baseline} / system (higher is better)", ""]
+    labels = [("weight_bytes", "weight footprint (MB)", 1e-6),
+              ("weight_cells", "weight memory cells (M)", 1e-6),
+              ("weight_area_mm2", "weight area (mm^2)", 1.0),
+              ("external_bytes_per_token", "external traffic / token (MB)", 1e-6),
+              ("energy_per_token_uj", "energy / token (uJ)", 1.0),
+              ("static_energy_per_token_uj", "  of which static (uJ)", 1.0),
+              ("ttft_ms", "time to first token (ms)", 1.0),
+              ("decode_ms_per_token", "decode time / token (ms)", 1.0)]
+    table = {}
+    for _, row in summary.iterrows():
+        col = {}
+        for key, label, scale in labels:
+            value = f"{row[key] * scale:,.3f}"
+            ratio_key = f"{key}_vs_{baseline}"
+            col[label] = f"{value} ({row[ratio_key]:.2f}x)" if ratio_key in row else value
+        table[row["system"]] = col
+    lines.append(pd.DataFrame(table).to_string())
+    lines += ["", "per memory, mean per decode token:"]
+    pm = per_memory.assign(MB=per_memory.bytes_per_token / 1e6).drop(columns="bytes_per_token")
+    lines.append(pm.to_string(index=False, float_format=lambda v: f"{v:,.3f}"))
+    return "\n".join(lines)

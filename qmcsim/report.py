@@ -1,0 +1,89 @@
+"""Tidy tables from simulated systems, and the ratios against the baseline system.
+
+Ratios are baseline / system for quantities where lower is better, so "7.3" reads
+"7.3x fewer cells than FP16" and "12.5" reads "12.5x faster".
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from qmcsim.runner import SystemResult
+
+RATIO_METRICS = ("weight_cells", "weight_bytes", "weight_area_mm2", "external_bytes_per_token",
+                 "energy_per_token_uj", "ttft_ms", "decode_ms_per_token")
+PJ_PER_UJ = 1e6
+NS_PER_MS = 1e6
+
+
+def steps_table(results: list[SystemResult]) -> pd.DataFrame:
+    rows = [{"system": r.system.name, **vars(s)} for r in results for s in r.trace.steps]
+    return pd.DataFrame(rows, columns=["system", "step", "phase", "tokens", "context",
+                                       "time_ns"])
+
+
+def traffic_table(results: list[SystemResult]) -> pd.DataFrame:
+    rows = [{"system": r.system.name, **vars(t), "external": t.memory in r.external_memories}
+            for r in results for t in r.trace.traffic]
+    return pd.DataFrame(rows, columns=["system", "step", "memory", "traffic_class",
+                                       "read_bytes", "write_bytes", "requests", "energy_pj",
+                                       "busy_ns", "queue_ns", "external"])
+
+
+def footprint_table(results: list[SystemResult]) -> pd.DataFrame:
+    rows = []
+    for r in results:
+        for f in r.placement.footprints:
+            rows.append({"system": r.system.name, "memory": f.memory,
+                         "preset": r.system.devices[f.memory].name,
+                         "weight_bytes": f.weight_bits / 8, "weight_cells": f.weight_cells,
+                         "weight_area_mm2": f.weight_area_mm2, "used_bytes": f.used_bytes,
+                         "capacity_bytes": f.capacity_bytes, "is_copy": f.is_copy})
+    return pd.DataFrame(rows)
+
+
+def per_memory_table(traffic: pd.DataFrame, steps: pd.DataFrame) -> pd.DataFrame:
+    """Mean per decode token, per system and memory: bytes, dynamic and static energy."""
+    decode = steps.loc[steps.phase == "decode", ["system", "step"]]
+    t = traffic.merge(decode, on=["system", "step"])
+    n_tokens = decode.groupby("system").size()
+    t = t.assign(bytes=t.read_bytes + t.write_bytes,
+                 dynamic_pj=t.energy_pj.where(t.traffic_class != "static", 0.0),
+                 static_pj=t.energy_pj.where(t.traffic_class == "static", 0.0))
+    g = t.groupby(["system", "memory"], sort=False)[["bytes", "dynamic_pj", "static_pj"]].sum()
+    g = g.div(n_tokens, axis=0, level="system")
+    return pd.DataFrame({"bytes_per_token": g.bytes,
+                         "dynamic_uj_per_token": g.dynamic_pj / PJ_PER_UJ,
+                         "static_uj_per_token": g.static_pj / PJ_PER_UJ}).reset_index()
+
+
+def summary_table(results: list[SystemResult], baseline: str) -> pd.DataFrame:
+    steps, traffic, footprint = steps_table(results), traffic_table(results), \
+        footprint_table(results)
+    rows = []
+    for r in results:
+        name = r.system.name
+        fp = footprint[(footprint.system == name) & ~footprint.is_copy]
+        st = steps[steps.system == name]
+        decode_steps = st[st.phase == "decode"]
+        tr = traffic[(traffic.system == name) & traffic.step.isin(decode_steps.step)]
+        n = len(decode_steps)
+        ext = tr[tr.external]
+        rows.append({
+            "system": name,
+            "format": r.system.config.format.kind,
+            "weight_bytes": fp.weight_bytes.sum(),
+            "weight_cells": fp.weight_cells.sum(),
+            "weight_area_mm2": fp.weight_area_mm2.sum(),
+            "external_bytes_per_token": (ext.read_bytes + ext.write_bytes).sum() / n,
+            "energy_per_token_uj": tr.energy_pj.sum() / n / PJ_PER_UJ,
+            "static_energy_per_token_uj":
+                tr.energy_pj[tr.traffic_class == "static"].sum() / n / PJ_PER_UJ,
+            "ttft_ms": st.time_ns[st.phase == "prefill"].sum() / NS_PER_MS,
+            "decode_ms_per_token": decode_steps.time_ns.mean() / NS_PER_MS,
+        })
+    summary = pd.DataFrame(rows).set_index("system")
+    base = summary.loc[baseline]
+    for metric in RATIO_METRICS:
+        summary[f"{metric}_vs_{baseline}"] = base[metric] / summary[metric]
+    return summary.reset_index()
