@@ -10,7 +10,10 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
+
+from qmcsim.formats.quantize import Quantized
 
 from qmcsim.models.shape import Tensor, TensorClass
 
@@ -66,6 +69,10 @@ class FormatConfig(BaseModel):
 
     def quantized_layout(self, tensor: Tensor) -> tuple[Component, ...]:
         raise NotImplementedError
+
+    def quantize(self, weights: np.ndarray) -> Quantized:
+        """The stored form of a (rows, cols) weight matrix; `.dequantize()` rebuilds it."""
+        raise NotImplementedError(f"format {self.kind!r} has no numerical quantizer yet")
 
 
 _FORMATS: dict[str, type[FormatConfig]] = {}

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
+
 from qmcsim.formats.base import Component, FormatConfig, fp16_layout, register_format
+from qmcsim.formats.quantize import Quantized
 from qmcsim.models.shape import Tensor
 
 
@@ -14,3 +17,7 @@ class Fp16Format(FormatConfig):
 
     def quantized_layout(self, tensor: Tensor) -> tuple[Component, ...]:
         return fp16_layout(tensor)
+
+    def quantize(self, weights: np.ndarray) -> Quantized:
+        return Quantized(codes=np.asarray(weights, dtype=np.float16), code_bits=16,
+                         scale=np.float32(1.0))

@@ -11,9 +11,11 @@ from __future__ import annotations
 import math
 from typing import Literal
 
+import numpy as np
 from pydantic import Field
 
 from qmcsim.formats.base import FP16_BITS, Component, FormatConfig, register_format
+from qmcsim.formats.quantize import Quantized, qmc_quantize
 from qmcsim.models.shape import Tensor
 
 
@@ -48,3 +50,6 @@ class QmcFormat(FormatConfig):
                       Component(name="outlier_indices", elements=tensor.rows + 1,
                                 element_bits=32, metadata=True)]
         return tuple(parts)
+
+    def quantize(self, weights: np.ndarray) -> Quantized:
+        return qmc_quantize(weights, self.rho, self.inlier_bits, self.outlier_bits)
