@@ -51,6 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except QmcsimError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:   # output piped into e.g. `head`
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("interrupted; no results written", file=sys.stderr)
         return 130

@@ -1,0 +1,127 @@
+"""The CLI as a user runs it: a subprocess, its output, its exit code, its results folder."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import yaml
+
+from tests.conftest import DATA, ROOT
+
+FAST = ["--set", "workload.generate_tokens=2", "--no-progress"]
+
+
+def test_help(run_cli):
+    top = run_cli("--help")
+    assert top.returncode == 0 and "run" in top.stdout
+    sub = run_cli("run", "--help")
+    assert sub.returncode == 0 and "--set" in sub.stdout and "--out" in sub.stdout
+
+
+def test_run_prints_report_and_writes_a_new_folder_each_time(run_cli, tmp_path):
+    first = run_cli("run", str(DATA / "tiny.yaml"), "--out", "res", *FAST)
+    assert first.returncode == 0, first.stderr
+    assert "decode time / token (ms)" in first.stdout and "qmc" in first.stdout
+    second = run_cli("run", str(DATA / "tiny.yaml"), "--out", "res", *FAST)
+    assert second.returncode == 0
+    folders = sorted(p.name for p in (tmp_path / "res").iterdir())
+    assert folders == ["tiny-001", "tiny-002"]
+    files = {p.name for p in (tmp_path / "res" / "tiny-001").iterdir()}
+    assert {"resolved_config.yaml", "summary.csv", "per_step.csv", "traffic.csv",
+            "footprint.csv", "per_memory.csv"} <= files
+    # same config, same bytes
+    for name in files:
+        a = (tmp_path / "res" / "tiny-001" / name).read_bytes()
+        assert a == (tmp_path / "res" / "tiny-002" / name).read_bytes(), name
+
+
+def test_resolved_config_carries_sources_and_overrides(run_cli, tmp_path):
+    out = run_cli("run", str(DATA / "tiny.yaml"), "--out", "res", *FAST,
+                  "--set", "systems.qmc.format.rho=0.25")
+    assert out.returncode == 0, out.stderr
+    resolved = yaml.safe_load((tmp_path / "res" / "tiny-001" / "resolved_config.yaml").read_text())
+    assert resolved["systems"][1]["format"]["rho"] == 0.25
+    assert resolved["workload"]["generate_tokens"] == 2
+    dram = resolved["resolved_presets"]["fp16"]["memories"]["dram"]
+    assert "Table 1" in dram["read_energy_pj_per_bit"]["source"]
+
+
+def _write(tmp_path, text: str):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    return path
+
+
+def _tiny_with(**edits) -> str:
+    cfg = yaml.safe_load((DATA / "tiny.yaml").read_text())
+    for dotted, value in edits.items():
+        node = cfg
+        keys = dotted.split("/")
+        for k in keys[:-1]:
+            node = node[int(k)] if isinstance(node, list) else node[k]
+        if value is _DELETE:
+            del node[keys[-1]]
+        else:
+            node[keys[-1]] = value
+    return yaml.safe_dump(cfg)
+
+
+_DELETE = object()
+
+BAD_INPUTS = {
+    "malformed YAML": ("name: [unclosed\nmodel: x", "line 2, column 6: valid YAML expected"),
+    "unknown key": (_tiny_with(**{"workload/prompt_tokenz": 3}), "workload.prompt_tokenz"),
+    "missing field": (_tiny_with(**{"workload/prompt_tokens": _DELETE}),
+                      "workload.prompt_tokens: required field is missing"),
+    "wrong type": (_tiny_with(**{"workload/batch": "four"}), "workload.batch"),
+    "wrong unit": (_tiny_with(**{"systems/0/memories/dram/params": {"read_latency_us": 4}}),
+                   "systems[0].memories.dram.params.read_latency_us: unknown field"),
+    "negative size": (_tiny_with(**{"systems/1/memories/reram/count": -5}),
+                      "systems[1].memories.reram.count"),
+    "unknown preset": (_tiny_with(**{"systems/0/memories/dram/preset": "lpddr9"}),
+                       "systems[0].memories.dram.preset: unknown devices preset 'lpddr9'"),
+    "model does not fit": (_tiny_with(**{"systems/1/memories/reram/count": 10}),
+                           "systems[1].memories.reram.count: at least"),
+    "unknown placement": (_tiny_with(**{"systems/1/placement/scales": "hbm"}),
+                          "systems[1].placement.scales"),
+    "missing placement": (_tiny_with(**{"systems/1/placement/outlier_values": _DELETE}),
+                          "systems[1].placement.outlier_values"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_is_one_line_exit_2_nothing_written(run_cli, tmp_path, case):
+    text, expected = BAD_INPUTS[case]
+    path = _write(tmp_path, text)
+    out = run_cli("run", str(path), "--out", "res", "--no-progress")
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert lines[0].startswith(f"error: {path}: ") and expected in lines[0], lines[0]
+    assert "Traceback" not in out.stderr and out.stdout == ""
+    assert not (tmp_path / "res").exists()
+
+
+def test_bad_override_names_the_path(run_cli, tmp_path):
+    out = run_cli("run", str(DATA / "tiny.yaml"), "--out", "res",
+                  "--set", "systems.nosuch.format.rho=0.2")
+    assert out.returncode == 2 and "systems.nosuch" in out.stderr
+    assert not (tmp_path / "res").exists()
+
+
+def test_bad_preset_file_names_the_preset_and_field(run_cli, tmp_path):
+    presets = tmp_path / "presets"
+    shutil.copytree(ROOT / "hw_configs", presets)
+    dev = presets / "devices" / "lpddr5-orin.yaml"
+    dev.write_text(dev.read_text().replace(
+        'read_latency_ns: {value: 40.0, source: "JESD209-5B via Ramulator 2 lpddr5.py: '
+        'idle-bank read (nRCD 15 + nCL 17) x tCK 1.25 ns"}', "read_latency_ns: 40.0"))
+    import os
+    os.environ["QMCSIM_HW_CONFIGS"] = str(presets)
+    try:
+        out = run_cli("run", str(DATA / "tiny.yaml"), "--out", "res")
+    finally:
+        del os.environ["QMCSIM_HW_CONFIGS"]
+    assert out.returncode == 2
+    assert f"{dev}: read_latency_ns: expected {{value: 40.0, source:" in out.stderr
