@@ -49,6 +49,7 @@ class Footprint:
     weight_area_mm2: float
     used_bytes: int
     capacity_bytes: int
+    units: int = 1
     is_copy: bool = False
 
 
@@ -59,6 +60,7 @@ class Placement:
     ssm_state: dict[int, Region]
     activations: Region
     footprints: tuple[Footprint, ...]
+    counts: dict[str, int]                            # memory -> units (resolves count: auto)
 
     def footprint(self, memory: str) -> Footprint:
         return next(f for f in self.footprints if f.memory == memory)
@@ -136,9 +138,16 @@ def build_placement(system: ResolvedSystem, model: ModelShape, workload: Workloa
                          address=alloc.take(placement.activations, act_bytes))
 
     footprints = []
+    counts: dict[str, int] = {}
+    copy_bits = sum(weight_bits.values())
     for mem, device in system.devices.items():
-        count = system.config.memories[mem].count
         used = alloc.next.get(mem, 0)
+        if mem == placement.weights_copy:
+            used += math.ceil(copy_bits / BITS_PER_BYTE)
+        count = system.config.memories[mem].count
+        if count == "auto":
+            count = max(1, math.ceil(used / device.capacity_bytes))
+        counts[mem] = count
         capacity = device.capacity_bytes * count
         if used > capacity:
             units = math.ceil(used / device.capacity_bytes)
@@ -150,16 +159,12 @@ def build_placement(system: ResolvedSystem, model: ModelShape, workload: Workloa
         footprints.append(Footprint(memory=mem, weight_bits=bits,
                                     weight_cells=cells_for(bits, device),
                                     weight_area_mm2=area_mm2(bits, device), used_bytes=used,
-                                    capacity_bytes=capacity))
-    if placement.weights_copy is not None:
-        mem = placement.weights_copy
-        device = system.devices[mem]
-        bits = sum(weight_bits.values())
-        footprints.append(Footprint(memory=mem, weight_bits=bits,
-                                    weight_cells=cells_for(bits, device),
-                                    weight_area_mm2=area_mm2(bits, device),
-                                    used_bytes=math.ceil(bits / BITS_PER_BYTE),
-                                    capacity_bytes=device.capacity_bytes
-                                    * system.config.memories[mem].count, is_copy=True))
+                                    capacity_bytes=capacity, units=count))
+        if mem == placement.weights_copy:
+            footprints.append(Footprint(memory=mem, weight_bits=copy_bits,
+                                        weight_cells=cells_for(copy_bits, device),
+                                        weight_area_mm2=area_mm2(copy_bits, device),
+                                        used_bytes=math.ceil(copy_bits / BITS_PER_BYTE),
+                                        capacity_bytes=capacity, units=count, is_copy=True))
     return Placement(weights=weights, kv=kv, ssm_state=ssm, activations=activations,
-                     footprints=tuple(footprints))
+                     footprints=tuple(footprints), counts=counts)

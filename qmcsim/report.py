@@ -35,7 +35,7 @@ def footprint_table(results: list[SystemResult]) -> pd.DataFrame:
     for r in results:
         for f in r.placement.footprints:
             rows.append({"system": r.system.name, "memory": f.memory,
-                         "preset": r.system.devices[f.memory].name,
+                         "preset": r.system.devices[f.memory].name, "units": f.units,
                          "weight_bytes": f.weight_bits / 8, "weight_cells": f.weight_cells,
                          "weight_area_mm2": f.weight_area_mm2, "used_bytes": f.used_bytes,
                          "capacity_bytes": f.capacity_bytes, "is_copy": f.is_copy})

@@ -28,11 +28,18 @@ def prepare(run: ResolvedRun) -> list[tuple[ResolvedSystem, Placement]]:
                                 file=run.file)) for s in run.systems]
 
 
+def resolved_config(run: ResolvedRun, prepared: list[tuple[ResolvedSystem, Placement]]
+                    ) -> dict[str, object]:
+    """The run's resolved config plus the unit count of every memory (after `count: auto`)."""
+    out = run.to_dict()
+    out["resolved_counts"] = {s.name: dict(p.counts) for s, p in prepared}
+    return out
+
+
 def simulate_system(run: ResolvedRun, system: ResolvedSystem, placement: Placement,
                     on_step: Callable[[Step], None] | None = None) -> SystemResult:
     env = simpy.Environment()
-    counts = {m: c.count for m, c in system.config.memories.items()}
-    memories: dict[str, Memory] = build_memories(env, system.devices, counts)
+    memories: dict[str, Memory] = build_memories(env, system.devices, placement.counts)
     builder = TraceBuilder(run.model, placement, run.config.workload, run.config.accounting,
                            system.compute.onchip_buffer_bytes)
     replay = Replay(memories, system.compute, system.config.format.compute_precision,

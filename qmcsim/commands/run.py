@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from qmcsim.report import footprint_table, per_memory_table, steps_table, summary_table
     from qmcsim.report import traffic_table
     from qmcsim.results import write_results_folder
-    from qmcsim.runner import prepare, simulate_system
+    from qmcsim.runner import prepare, resolved_config, simulate_system
 
     run = load_run(args.config, args.overrides)
     prepared = prepare(run)   # every capacity check before any simulation
@@ -53,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
     print(render_report(run.config.name, run.model.name, run.model.num_parameters,
                         run.config.accounting, run.baseline, summary, per_memory))
     files = {
-        "resolved_config.yaml": yaml.safe_dump(run.to_dict(), sort_keys=False).encode(),
+        "resolved_config.yaml": yaml.safe_dump(resolved_config(run, prepared),
+                                               sort_keys=False).encode(),
         "summary.csv": _csv(summary),
         "per_step.csv": _csv(steps),
         "traffic.csv": _csv(traffic),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from qmcsim.formats.base import format_registry
 
@@ -21,7 +21,16 @@ class WorkloadConfig(Frozen):
 
 class MemoryConfig(Frozen):
     preset: str = Field(description="device preset name in hw_configs/devices/")
-    count: int = Field(1, ge=1, description="channels / arrays / banks of that device")
+    count: int | Literal["auto"] = Field(
+        1, description="channels / arrays / banks of that device (an integer >= 1), or 'auto': "
+        "the fewest units that hold what the placement puts there")
+
+    @field_validator("count")
+    @classmethod
+    def _positive(cls, v: int | str) -> int | str:
+        if isinstance(v, int) and v < 1:
+            raise ValueError("must be an integer >= 1 or 'auto'")
+        return v
     params: dict[str, Any] = Field(default_factory=dict,
                                    description="overrides of the preset's fields")
 
