@@ -144,9 +144,9 @@ def build_placement(system: ResolvedSystem, model: ModelShape, workload: Workloa
         used = alloc.next.get(mem, 0)
         if mem == placement.weights_copy:
             used += math.ceil(copy_bits / BITS_PER_BYTE)
-        count = system.config.memories[mem].count
-        if count == "auto":
-            count = max(1, math.ceil(used / device.capacity_bytes))
+        configured = system.config.memories[mem].count
+        count = max(1, math.ceil(used / device.capacity_bytes)) if configured == "auto" \
+            else int(configured)
         counts[mem] = count
         capacity = device.capacity_bytes * count
         if used > capacity:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from qmcsim.formats.base import format_registry
+from qmcsim.formats.base import FormatConfig, format_registry
 
 
 class Frozen(BaseModel):
@@ -49,8 +49,11 @@ class PlacementConfig(Frozen):
     weights_copy: str | None = Field(None, description="non-volatile copy loaded at cold start")
 
 
-_formats = tuple(format_registry().values())
-FormatUnion = Annotated[Union[_formats], Field(discriminator="kind")]  # type: ignore[valid-type]
+if TYPE_CHECKING:
+    FormatUnion = FormatConfig
+else:
+    FormatUnion = Annotated[Union[tuple(format_registry().values())],
+                            Field(discriminator="kind")]
 
 
 class SystemConfig(Frozen):

@@ -40,7 +40,7 @@ def format_loc(loc: tuple[Any, ...], prefix: str = "") -> str:
     return out
 
 
-def _describe(err: dict[str, Any]) -> str:
+def _describe(err: Any) -> str:
     kind = err.get("type", "")
     if kind == "extra_forbidden":
         return "unknown field (check spelling and units in the name)"

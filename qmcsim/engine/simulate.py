@@ -72,7 +72,8 @@ class Replay:
 
     def _op(self, op: OpStep) -> Generator[simpy.Event, object, None]:
         env = self.env
-        weights, others = [], []
+        weights: list[simpy.Process] = []
+        others: list[simpy.Event] = []
         for a in op.accesses:
             request = Request(address=a.address, nbytes=a.nbytes, is_write=a.is_write,
                               traffic_class=a.traffic_class)
@@ -130,10 +131,10 @@ class Replay:
                 busy_ns=ticks_to_ns(now.busy_ticks - old.busy_ticks),
                 queue_ns=ticks_to_ns(now.queue_ticks - old.queue_ticks)))
         if self.include_static:
-            for name, mem in sorted(self.memories.items()):
+            for name, memory in sorted(self.memories.items()):
                 # mW x ns = pJ
                 rows.append(TrafficRecord(step=step, memory=name, traffic_class="static",
                                           read_bytes=0, write_bytes=0, requests=0,
-                                          energy_pj=mem.static_power_mw * elapsed_ns,
+                                          energy_pj=memory.static_power_mw * elapsed_ns,
                                           busy_ns=0.0, queue_ns=0.0))
         return rows

@@ -20,4 +20,4 @@ class Fp16Format(FormatConfig):
 
     def quantize(self, weights: np.ndarray) -> Quantized:
         return Quantized(codes=np.asarray(weights, dtype=np.float16), code_bits=16,
-                         scale=np.float32(1.0))
+                         scale=np.ones(1, dtype=np.float32))
