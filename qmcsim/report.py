@@ -81,6 +81,8 @@ def summary_table(results: list[SystemResult], baseline: str) -> pd.DataFrame:
                 tr.energy_pj[tr.traffic_class == "static"].sum() / n / PJ_PER_UJ,
             "ttft_ms": st.time_ns[st.phase == "prefill"].sum() / NS_PER_MS,
             "decode_ms_per_token": decode_steps.time_ns.mean() / NS_PER_MS,
+            "cold_start_ms": r.cold_start.time_ns / NS_PER_MS,
+            "cold_start_energy_mj": r.cold_start.energy_pj / 1e9,
         })
     summary = pd.DataFrame(rows).set_index("system")
     base = summary.loc[baseline]

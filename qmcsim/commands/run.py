@@ -84,7 +84,9 @@ def render_report(name: str, model: str, params: int, accounting: str, baseline:
               ("energy_per_token_uj", "energy / token (uJ)", 1.0),
               ("static_energy_per_token_uj", "  of which static (uJ)", 1.0),
               ("ttft_ms", "time to first token (ms)", 1.0),
-              ("decode_ms_per_token", "decode time / token (ms)", 1.0)]
+              ("decode_ms_per_token", "decode time / token (ms)", 1.0),
+              ("cold_start_ms", "cold start: load weights (ms)", 1.0),
+              ("cold_start_energy_mj", "cold start energy (mJ)", 1.0)]
     table = {}
     for _, row in summary.iterrows():
         col = {}

@@ -36,6 +36,10 @@ class QueuedMemory(Memory):
         self.write_bandwidth_gb_per_s = aggregate_bandwidth_gb_per_s(
             params.write_bandwidth_gb_per_s, count, cap)
 
+    def transfer_bytes(self, nbytes: int) -> int:
+        """Bytes the device actually moves for a request (page-granular devices round up)."""
+        return nbytes
+
     def serve(self, request: Request) -> Generator[simpy.Event, object, None]:
         p = self.params
         arrived = self.env.now
@@ -45,7 +49,8 @@ class QueuedMemory(Memory):
         else:
             bandwidth, latency_ns, pj_per_bit = (self.read_bandwidth_gb_per_s,
                                                  p.read_latency_ns, p.read_energy_pj_per_bit)
-        occupancy = transfer_ticks(request.nbytes, bandwidth)
+        moved = self.transfer_bytes(request.nbytes)
+        occupancy = transfer_ticks(moved, bandwidth)
         with self._server.request() as slot:
             yield slot
             started = self.env.now
@@ -57,6 +62,6 @@ class QueuedMemory(Memory):
         else:
             cls.read_bytes += request.nbytes
         cls.requests += 1
-        cls.dynamic_energy_pj += request.nbytes * BITS_PER_BYTE * pj_per_bit
+        cls.dynamic_energy_pj += moved * BITS_PER_BYTE * pj_per_bit
         cls.busy_ticks += occupancy
         cls.queue_ticks += started - arrived
