@@ -15,7 +15,7 @@ from qmcsim.errors import ConfigError
 from qmcsim.memories.base import Memory
 from qmcsim.placement import Placement, build_placement
 from qmcsim.trace.generate import Step, TraceBuilder, step_count
-from qmcsim.trace.store import TraceInfo, read_steps, scan_trace
+from qmcsim.trace.store import TraceInfo, read_steps, scan_trace, trace_metadata
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,6 +41,10 @@ def check_stored_trace(run: ResolvedRun) -> TraceInfo | None:
     if path is None:
         return None
     info = scan_trace(path)
+    made_for = trace_metadata(path).get("model")
+    if made_for is not None and made_for != run.model.name:
+        raise ConfigError(run.file, "trace", f"a trace of model {run.model.name!r} expected; "
+                          f"{str(path)!r} was generated for {made_for!r}")
     for system in run.systems:
         missing = sorted(info.memories - set(system.config.memories))
         if missing:

@@ -92,11 +92,8 @@ def run(args: argparse.Namespace) -> int:
     from qmcsim.config.loader import load_compute
     from qmcsim.config.schema import WorkloadConfig
     from qmcsim.errors import ConfigError
-    from qmcsim.formats.base import COMPONENT_NAMES
     from qmcsim.models.load import load_model
-    from qmcsim.models.shape import Tensor
-    from qmcsim.placement import allocate, unchecked_placement
-    from qmcsim.trace.generate import TraceBuilder
+    from qmcsim.trace.standalone import complete_placement, standalone_builder
     from qmcsim.trace.store import write_trace
 
     options = {"prompt_tokens": "--prompt", "generate_tokens": "--generate", "batch": "--batch",
@@ -109,12 +106,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(CLI, options.get(str(err["loc"][0]), str(err["loc"][0])),
                           err["msg"]) from None
     fmt = parse_format(args.format)
-    placement = parse_placement(args.place)
-    probe = Tensor(name="probe", tensor_class="mlp", layer=0, rows=64, cols=64)
-    # every stored component needs a memory: default to the codes' memory
-    extra = {c.name: placement.codes for c in fmt.layout(probe, args.accounting)
-             if c.name in COMPONENT_NAMES and getattr(placement, c.name) is None}
-    placement = placement.model_copy(update=extra)
+    placement = complete_placement(fmt, parse_placement(args.place), args.accounting)
     if args.onchip_buffer_bytes is not None:
         if args.onchip_buffer_bytes < 0:
             raise ConfigError(CLI, "--onchip-buffer-bytes",
@@ -130,9 +122,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(CLI, "-o", f"an existing folder expected for {str(out)!r}")
     model = load_model(args.model, file=CLI, field_path="--model", base_dir=Path.cwd())
 
-    alloc = allocate(fmt, placement, model, workload, args.accounting)
-    builder = TraceBuilder(model, unchecked_placement(alloc), workload, args.accounting,
-                           buffer_bytes)
+    builder = standalone_builder(model, workload, fmt, placement=placement,
+                                 accounting=args.accounting, onchip_buffer_bytes=buffer_bytes)
     metadata = {"model": model.name, "model_source": model.source,
                 "workload": workload.model_dump(), "format": fmt.model_dump(mode="json"),
                 "accounting": args.accounting, "onchip_buffer_bytes": buffer_bytes,

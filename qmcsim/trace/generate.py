@@ -250,4 +250,5 @@ class TraceBuilder:
         if layer.owns_kv:
             accesses.append(Access(memory=region.memory, address=region.address,
                                    nbytes=count * row, is_write=True, traffic_class="kv_cache"))
+        accesses += self._activations(op, count)   # q in, attention output out
         return OpStep(layer=layer.index, operator=op.name, accesses=tuple(accesses), flops=flops)
