@@ -244,7 +244,7 @@ def _check_header(file: str, names: Iterable[str]) -> list[str]:
     return present
 
 
-def _parquet_batches(path: Path) -> Iterator[Batch]:
+def _parquet_batches(path: Path, rows_per_chunk: int) -> Iterator[Batch]:
     file = str(path)
     pf = _open_parquet(path)
     schema = pf.schema_arrow
@@ -255,7 +255,7 @@ def _parquet_batches(path: Path) -> Iterator[Batch]:
             raise TraceError(file, None, name, f"{COLUMN_BY_NAME[name].kind} values expected, "
                              f"column type is {t}")
     row = 1
-    it = pf.iter_batches(batch_size=ROWS_PER_CHUNK, columns=present)
+    it = pf.iter_batches(batch_size=rows_per_chunk, columns=present)
     while True:
         try:
             batch = next(it)
@@ -288,7 +288,7 @@ _EXPECTED = {"int": "an integer", "float": "a finite number", "bool": "0/1 or tr
              "str": "text"}
 
 
-def _csv_batches(path: Path) -> Iterator[Batch]:
+def _csv_batches(path: Path, rows_per_chunk: int) -> Iterator[Batch]:
     file = str(path)
     ends_with_newline = False
     with open(path, "rb") as raw:
@@ -323,7 +323,7 @@ def _csv_batches(path: Path) -> Iterator[Batch]:
                     except (ValueError, KeyError):
                         raise TraceError(file, row, name, f"{_EXPECTED[kinds[name]]} expected, "
                                          f"got {text!r}") from None
-                if row - first + 1 >= ROWS_PER_CHUNK:
+                if row - first + 1 >= rows_per_chunk:
                     yield first, cols
                     cols = {name: [] for name in present}
                     first = row + 1
@@ -337,8 +337,11 @@ def _csv_batches(path: Path) -> Iterator[Batch]:
             yield first, cols
 
 
-def _batches(path: Path) -> Iterator[Batch]:
-    return _parquet_batches(path) if _is_parquet(path) else _csv_batches(path)
+def _batches(path: Path, rows_per_chunk: int) -> Iterator[Batch]:
+    if rows_per_chunk < 1:
+        raise ValueError(f'"rows_per_chunk" must be >= 1, got {rows_per_chunk}')
+    return (_parquet_batches(path, rows_per_chunk) if _is_parquet(path)
+            else _csv_batches(path, rows_per_chunk))
 
 
 def _bad(file: str, row: int, column: str, expected: str) -> TraceError:
@@ -363,10 +366,11 @@ def _check_enum(file: str, row: int, column: str, value: Any, allowed: Iterable[
                    f"got {value!r}")
 
 
-def read_steps(path: str | Path, on_row: Callable[[int], None] | None = None
-               ) -> Iterator[Step]:
+def read_steps(path: str | Path, on_row: Callable[[int], None] | None = None, *,
+               rows_per_chunk: int = ROWS_PER_CHUNK) -> Iterator[Step]:
     """Stream the steps of a stored trace, validating every row; TraceError on the first
-    problem. `on_row` (tests, progress) sees the count of rows consumed per chunk."""
+    problem. Reads `rows_per_chunk` rows at a time; `on_row` (tests, progress) is told the
+    row count of each chunk once it is consumed."""
     path = Path(path)
     file = str(path)
     current: _StepBuilder | None = None
@@ -389,7 +393,7 @@ def read_steps(path: str | Path, on_row: Callable[[int], None] | None = None
                     tokens=current.tokens, context=current.first_token + current.tokens,
                     ops=tuple(current.ops))
 
-    for start, cols in _batches(path):
+    for start, cols in _batches(path, rows_per_chunk):
         n = len(cols["step"])
         get = {name: cols.get(name) for name in NAMES}
         for i in range(n):
