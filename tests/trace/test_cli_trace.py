@@ -98,7 +98,8 @@ def test_run_refuses_a_malformed_trace(tmp_path: Path) -> None:
                   cwd=tmp_path)
     assert done.returncode == 2
     message = done.stderr.strip()
-    assert "\n" not in message and "bad.csv" in message and "row 30" in message   # line 31 = data row 30
+    # lines[30] is line 31 of the file = data row 30
+    assert "\n" not in message and "bad.csv" in message and "row 30" in message
     assert "traffic_class" in message
     assert not (tmp_path / "results").exists()
 

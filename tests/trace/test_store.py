@@ -11,6 +11,7 @@ import pytest
 
 from qmcsim.config.schema import WorkloadConfig
 from qmcsim.errors import TraceError
+from qmcsim.formats.fp16 import Fp16Format
 from qmcsim.formats.qmc import QmcFormat
 from qmcsim.models.load import load_model
 from qmcsim.trace.generate import Step
@@ -209,3 +210,16 @@ def test_empty_and_missing_files(tmp_path: Path) -> None:
     header_only = write_csv(tmp_path / "header.csv", [])
     with pytest.raises(TraceError):
         scan_trace(header_only)
+
+
+def test_readme_documents_every_column() -> None:
+    readme = (REPO / "traces" / "README.md").read_text()
+    assert all(f"| `{name}` |" in readme for name in NAMES)
+
+
+def test_shipped_fp16_example_matches_generation() -> None:
+    model = load_model("smollm2-135m", file="test", field_path="model")
+    workload = WorkloadConfig(prompt_tokens=32, generate_tokens=8)
+    fresh = standalone_builder(model, workload, Fp16Format(), onchip_buffer_bytes=4 * 2**20)
+    stored = REPO / "traces" / "smollm2-135m-p32-g8-fp16.parquet"
+    assert list(read_steps(stored)) == list(fresh.steps())
