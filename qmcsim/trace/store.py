@@ -457,6 +457,10 @@ def read_steps(path: str | Path, on_row: Callable[[int], None] | None = None, *,
                                    f"{step} has {expected!r}, this row {value!r}")
             # operator boundaries
             key = ((get["op"][i],) if get["op"] is not None else (layer, operator))
+            if key[0] is None and get["op"] is not None:
+                raise _bad(file, row, "op", "a value expected, the cell is empty")
+            if get["op"] is not None and key[0] < 0:
+                raise _bad(file, row, "op", f">= 0 expected, got {key[0]}")
             if key != op_key:
                 if get["op"] is not None and op_key is not None and key[0] < op_key[0]:
                     raise _bad(file, row, "op", f"ascending operator indices expected, "

@@ -122,6 +122,10 @@ def one_line(exc: TraceError) -> str:
     ("is_write", "maybe", "0/1"),
     ("address", -8, ">= 0"),
     ("memory", "", "memory name"),
+    ("op", "", "a value expected"),
+    ("op", -2, ">= 0"),
+    ("tokens", 0, ">= 1"),
+    ("step", "", "a value expected"),
 ])
 def test_bad_value_names_file_row_column(tmp_path: Path, column: str, value: object,
                                          expected: str) -> None:
