@@ -12,9 +12,9 @@ import math
 from dataclasses import dataclass
 
 from qmcsim.config.loader import ResolvedSystem
-from qmcsim.config.schema import WorkloadConfig
+from qmcsim.config.schema import PlacementConfig, WorkloadConfig
 from qmcsim.errors import CapacityError
-from qmcsim.formats.base import Accounting, Component
+from qmcsim.formats.base import Accounting, Component, FormatConfig
 from qmcsim.memories.base import DeviceParams
 from qmcsim.models.shape import ModelShape, Tensor
 from qmcsim.units import BITS_PER_BYTE, MEBIBIT
@@ -89,8 +89,7 @@ class _Allocator:
         return addr
 
 
-def memory_for(system: ResolvedSystem, tensor: Tensor, component: Component) -> str:
-    placement = system.config.placement
+def memory_for(placement: PlacementConfig, tensor: Tensor, component: Component) -> str:
     if tensor.tensor_class == "embeddings" and placement.embeddings:
         return placement.embeddings
     if tensor.tensor_class == "lm_head" and placement.lm_head:
@@ -100,22 +99,34 @@ def memory_for(system: ResolvedSystem, tensor: Tensor, component: Component) -> 
     return memory
 
 
-def build_placement(system: ResolvedSystem, model: ModelShape, workload: WorkloadConfig,
-                    accounting: Accounting, *, file: str) -> Placement:
-    fmt = system.config.format
+@dataclass(frozen=True, kw_only=True)
+class Allocation:
+    """Addresses of every component and dynamic region, before any capacity check."""
+
+    weights: dict[str, tuple[PlacedComponent, ...]]
+    kv: dict[int, Region]
+    ssm_state: dict[int, Region]
+    activations: Region
+    used_bytes: dict[str, int]     # memory -> bytes allocated (aligned)
+    weight_bits: dict[str, int]    # memory -> stored weight bits
+
+
+def allocate(fmt: FormatConfig, placement: PlacementConfig, model: ModelShape,
+             workload: WorkloadConfig, accounting: Accounting) -> Allocation:
+    """Lay out weights (operator order) and dynamic regions on the memories `placement` names;
+    needs no device parameters (the `trace` command uses it without a run config)."""
     alloc = _Allocator()
     weights: dict[str, tuple[PlacedComponent, ...]] = {}
     weight_bits: dict[str, int] = {}
     for tensor in model.tensors:
         placed = []
         for comp in fmt.layout(tensor, accounting):
-            mem = memory_for(system, tensor, comp)
+            mem = memory_for(placement, tensor, comp)
             placed.append(PlacedComponent(tensor=tensor, component=comp, memory=mem,
                                           address=alloc.take(mem, comp.nbytes)))
             weight_bits[mem] = weight_bits.get(mem, 0) + comp.bits
         weights[tensor.name] = tuple(placed)
 
-    placement = system.config.placement
     max_tokens = model.meta_tokens + workload.prompt_tokens + workload.generate_tokens
     kv: dict[int, Region] = {}
     ssm: dict[int, Region] = {}
@@ -136,12 +147,28 @@ def build_placement(system: ResolvedSystem, model: ModelShape, workload: Workloa
         * ACT_BYTES_PER_ELEMENT
     activations = Region(memory=placement.activations, nbytes=act_bytes,
                          address=alloc.take(placement.activations, act_bytes))
+    return Allocation(weights=weights, kv=kv, ssm_state=ssm, activations=activations,
+                      used_bytes=dict(alloc.next), weight_bits=weight_bits)
+
+
+def unchecked_placement(a: Allocation) -> Placement:
+    """A Placement without footprints or capacity checks (trace generation only)."""
+    return Placement(weights=a.weights, kv=a.kv, ssm_state=a.ssm_state,
+                     activations=a.activations, footprints=(), counts={})
+
+
+def build_placement(system: ResolvedSystem, model: ModelShape, workload: WorkloadConfig,
+                    accounting: Accounting, *, file: str) -> Placement:
+    placement = system.config.placement
+    a = allocate(system.config.format, placement, model, workload, accounting)
+    weights, kv, ssm, activations = a.weights, a.kv, a.ssm_state, a.activations
+    weight_bits = a.weight_bits
 
     footprints = []
     counts: dict[str, int] = {}
     copy_bits = sum(weight_bits.values())
     for mem, device in system.devices.items():
-        used = alloc.next.get(mem, 0)
+        used = a.used_bytes.get(mem, 0)
         if mem == placement.weights_copy:
             used += math.ceil(copy_bits / BITS_PER_BYTE)
         configured = system.config.memories[mem].count

@@ -1,17 +1,21 @@
-"""One run: for each system, place the model, generate its trace and replay it."""
+"""One run: for each system, place the model, generate its trace (or read the stored one named
+by the config's `trace:`) and replay it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import simpy
 
 from qmcsim.config.loader import ResolvedRun, ResolvedSystem
 from qmcsim.engine.simulate import Replay, SystemTrace, build_memories
+from qmcsim.errors import ConfigError
 from qmcsim.memories.base import Memory, Request
 from qmcsim.placement import Placement, build_placement
-from qmcsim.trace.generate import Step, TraceBuilder
+from qmcsim.trace.generate import Step, TraceBuilder, step_count
+from qmcsim.trace.store import TraceInfo, read_steps, scan_trace, trace_metadata
 from qmcsim.units import ticks_to_ns
 
 
@@ -22,6 +26,38 @@ class SystemResult:
     trace: SystemTrace
     external_memories: frozenset[str]
     cold_start: ColdStart
+
+
+def stored_trace_path(run: ResolvedRun) -> Path | None:
+    """The config's `trace:` path, relative to the config file."""
+    if run.config.trace is None:
+        return None
+    path = Path(run.config.trace)
+    return path if path.is_absolute() else Path(run.file).parent / path
+
+
+def check_stored_trace(run: ResolvedRun) -> TraceInfo | None:
+    """Validate the stored trace (one streaming pass) and its memory names against every
+    system, before anything is simulated."""
+    path = stored_trace_path(run)
+    if path is None:
+        return None
+    info = scan_trace(path)
+    made_for = trace_metadata(path).get("model")
+    if made_for is not None and made_for != run.model.name:
+        raise ConfigError(run.file, "trace", f"a trace of model {run.model.name!r} expected; "
+                          f"{str(path)!r} was generated for {made_for!r}")
+    for system in run.systems:
+        missing = sorted(info.memories - set(system.config.memories))
+        if missing:
+            raise ConfigError(run.file, "trace", f"the trace at {str(path)!r} uses memories "
+                              f"{missing} that system {system.name!r} does not have "
+                              f"({', '.join(system.config.memories)})")
+    return info
+
+
+def total_steps(run: ResolvedRun, info: TraceInfo | None) -> int:
+    return info.steps if info is not None else step_count(run.model, run.config.workload)
 
 
 def prepare(run: ResolvedRun) -> list[tuple[ResolvedSystem, Placement]]:
@@ -76,12 +112,17 @@ def simulate_system(run: ResolvedRun, system: ResolvedSystem, placement: Placeme
                     on_step: Callable[[Step], None] | None = None) -> SystemResult:
     env = simpy.Environment()
     memories: dict[str, Memory] = build_memories(env, system.devices, placement.counts)
-    builder = TraceBuilder(run.model, placement, run.config.workload, run.config.accounting,
-                           system.compute.onchip_buffer_bytes)
+    stored = stored_trace_path(run)
+    steps: Iterable[Step]
+    if stored is not None:
+        steps = read_steps(stored)
+    else:
+        steps = TraceBuilder(run.model, placement, run.config.workload, run.config.accounting,
+                             system.compute.onchip_buffer_bytes).steps()
     replay = Replay(memories, system.compute, system.config.format.compute_precision,
                     system.config.merge_sync_ns,
                     include_static=run.config.accounting == "full")
-    trace = replay.run(builder.steps(), on_step=on_step)
+    trace = replay.run(steps, on_step=on_step)
     external = frozenset(m for m, mem in memories.items() if mem.is_external)
     return SystemResult(system=system, placement=placement, trace=trace,
                         external_memories=external,
@@ -90,4 +131,6 @@ def simulate_system(run: ResolvedRun, system: ResolvedSystem, placement: Placeme
 
 def simulate(run: ResolvedRun, on_step: Callable[[Step], None] | None = None
              ) -> list[SystemResult]:
-    return [simulate_system(run, s, p, on_step) for s, p in prepare(run)]
+    prepared = prepare(run)
+    check_stored_trace(run)
+    return [simulate_system(run, s, p, on_step) for s, p in prepared]

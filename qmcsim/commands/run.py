@@ -36,11 +36,12 @@ def run(args: argparse.Namespace) -> int:
     from qmcsim.report import footprint_table, per_memory_table, steps_table, summary_table
     from qmcsim.report import traffic_table
     from qmcsim.results import write_results_folder
-    from qmcsim.runner import prepare, resolved_config, simulate_system
+    from qmcsim.runner import check_stored_trace, prepare, resolved_config, simulate_system
+    from qmcsim.runner import total_steps
 
     run = load_run(args.config, args.overrides)
-    prepared = prepare(run)   # every capacity check before any simulation
-    total = len(prepared) * (1 + run.config.workload.generate_tokens)
+    prepared = prepare(run)   # every capacity check (and trace validation) before simulating
+    total = len(prepared) * total_steps(run, check_stored_trace(run))
     with tqdm(total=total, unit="step", disable=args.no_progress or None,
               file=sys.stderr, leave=False) as bar:
         results = [simulate_system(run, s, p, on_step=lambda _s: bar.update())

@@ -17,6 +17,9 @@ class WorkloadConfig(Frozen):
     prompt_tokens: int = Field(ge=1, description="prompt length processed in prefill")
     generate_tokens: int = Field(ge=1, description="tokens decoded after the prompt")
     batch: int = Field(1, ge=1, description="sequences decoded together (share weight reads)")
+    prefill_chunk_tokens: int | None = Field(
+        None, ge=1, description="prefill the prompt (meta tokens included) in chunks of this "
+        "many tokens; default: the whole prompt in one step")
 
 
 class MemoryConfig(Frozen):
@@ -77,3 +80,7 @@ class RunConfig(Frozen):
     baseline: str | None = Field(None, description="system the ratios divide by; "
                                  "default: the first FP16 system")
     systems: list[SystemConfig] = Field(min_length=1)
+    trace: str | None = Field(
+        None, description="stored trace (traces/README.md schema, .parquet or .csv; relative to "
+        "this file) replayed by every system instead of generating one; its memory names must "
+        "be memories of every system")

@@ -16,7 +16,7 @@ import simpy
 
 from qmcsim.compute import ComputeParams
 from qmcsim.memories.base import ClassStats, DeviceParams, Memory, Request, registry
-from qmcsim.trace.generate import OpStep, Step
+from qmcsim.trace.generate import OpStep, Step, merge_weight_reads
 from qmcsim.units import ns_to_ticks, ticks_to_ns
 
 
@@ -74,7 +74,7 @@ class Replay:
         env = self.env
         weights: list[simpy.Process] = []
         others: list[simpy.Event] = []
-        for a in op.accesses:
+        for a in merge_weight_reads(op.accesses):
             request = Request(address=a.address, nbytes=a.nbytes, is_write=a.is_write,
                               traffic_class=a.traffic_class)
             proc = env.process(self.memories[a.memory].serve(request))

@@ -142,6 +142,7 @@ def build_phi(cfg: Mapping[str, Any]) -> dict[str, Any]:
     hd = hidden // heads
     inter = _int(cfg, "intermediate_size")
     vocab = _int(cfg, "vocab_size")
+    qk_norm = bool(_get(cfg, "qk_layernorm", False))
     embed, table = embedding_parts(cfg, hidden, vocab)
     layers = []
     for i in range(_int(cfg, "num_hidden_layers")):
@@ -152,6 +153,10 @@ def build_phi(cfg: Mapping[str, Any]) -> dict[str, Any]:
                vector(p + "q_proj.bias", "bias", i, heads * hd),
                vector(p + "k_proj.bias", "bias", i, kv * hd),
                vector(p + "v_proj.bias", "bias", i, kv * hd)]
+        if qk_norm:   # PhiAttention: q_layernorm / k_layernorm, LayerNorm(head_dim) with bias
+            qkv += [t for n in ("q", "k") for t in (
+                vector(p + f"{n}_layernorm", "norm", i, hd),
+                vector(p + f"{n}_layernorm.bias", "bias", i, hd))]
         attn = Attention(num_heads=heads, num_kv_heads=kv, head_dim=hd, v_head_dim=hd)
         layers.append(Layer(index=i, attention=attn, operators=(
             norm_op("input_norm", [vector(p + "input_layernorm", "norm", i, hidden),
@@ -257,10 +262,98 @@ def build_opt(cfg: Mapping[str, Any]) -> dict[str, Any]:
                 tied_embeddings=bool(_get(cfg, "tie_word_embeddings", True)))
 
 
+# --- Gemma and Gemma-2 (GeGLU MLP, explicit head_dim, tied, two or four RMSNorms per layer) ---
+
+def _gemma2_sliding(cfg: Mapping[str, Any], n_layers: int) -> list[bool]:
+    """Which Gemma-2 layers use sliding-window attention.
+
+    Older configs (transformers 4.42-4.52) have no `layer_types`: `Gemma2Attention` sets
+    `sliding_window = config.sliding_window if not bool(layer_idx % 2) else None`, so even layers
+    slide and odd layers are global. Newer configs list `layer_types` explicitly.
+    """
+    types = _get(cfg, "layer_types", None)
+    if types is None:
+        return [i % 2 == 0 for i in range(n_layers)]
+    allowed = {"sliding_attention": True, "full_attention": False}
+    if not isinstance(types, list) or len(types) != n_layers or \
+            not all(t in allowed for t in types):
+        raise UnsupportedModel("layer_types", f"{n_layers} entries of {sorted(allowed)} "
+                               f"expected, got {types!r}")
+    return [allowed[t] for t in types]
+
+
+def build_gemma(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """Gemma (`model_type: gemma`) and Gemma-2 (`gemma2`).
+
+    Read from huggingface/transformers `src/transformers/models/gemma/modeling_gemma.py`
+    (commit c4cdd1a0d93642f0143c66609d4273efc74c22cf) and `models/gemma2/modeling_gemma2.py`
+    (commit 9a80143ca26066ee3266749a57c7b3850d8843be):
+    - q/k/v/o projections with `head_dim` taken from the config (256 for the 2B models, so
+      `nh*hd` can differ from `hidden_size`), biases only if `attention_bias`;
+    - a GeGLU MLP (gate_proj, up_proj, down_proj, no biases);
+    - Gemma: `input_layernorm`, `post_attention_layernorm`; Gemma-2 adds
+      `pre_feedforward_layernorm` and `post_feedforward_layernorm` and applies
+      `post_attention_layernorm` to the attention output before the residual add;
+    - embeddings multiplied by `sqrt(hidden_size)` (a non-persistent buffer, not stored),
+      `query_pre_attn_scalar` and the logit soft-capping are scalars (not stored);
+    - LM head tied to `embed_tokens`;
+    - Gemma-2: alternating sliding-window (`sliding_window`, even layers) and global layers.
+    """
+    hidden = _int(cfg, "hidden_size")
+    heads = _int(cfg, "num_attention_heads")
+    kv = _int(cfg, "num_key_value_heads", heads)
+    hd = _int(cfg, "head_dim", hidden // heads)
+    inter = _int(cfg, "intermediate_size")
+    vocab = _int(cfg, "vocab_size")
+    n_layers = _int(cfg, "num_hidden_layers")
+    gemma2 = _get(cfg, "model_type") == "gemma2"
+    bias = bool(_get(cfg, "attention_bias", False))
+    window = _int(cfg, "sliding_window", 0) or None
+    sliding = _gemma2_sliding(cfg, n_layers) if gemma2 else [False] * n_layers
+    embed, table = embedding_parts(cfg, hidden, vocab)
+    layers = []
+    for i in range(n_layers):
+        p = f"layers.{i}."
+        qkv = [matrix(p + "q_proj", "attention", i, heads * hd, hidden),
+               matrix(p + "k_proj", "attention", i, kv * hd, hidden),
+               matrix(p + "v_proj", "attention", i, kv * hd, hidden)]
+        o = [matrix(p + "o_proj", "attention", i, hidden, heads * hd)]
+        if bias:
+            qkv += [vector(p + "q_proj.bias", "bias", i, heads * hd),
+                    vector(p + "k_proj.bias", "bias", i, kv * hd),
+                    vector(p + "v_proj.bias", "bias", i, kv * hd)]
+            o.append(vector(p + "o_proj.bias", "bias", i, hidden))
+        attn = Attention(num_heads=heads, num_kv_heads=kv, head_dim=hd, v_head_dim=hd,
+                         window=window if sliding[i] else None)
+        ops = [norm_op("input_norm", [vector(p + "input_layernorm", "norm", i, hidden)],
+                       hidden),
+               matmul("qkv_proj", qkv, hidden),
+               attention_op(attn),
+               matmul("o_proj", o, heads * hd),
+               norm_op("post_attn_norm",
+                       [vector(p + "post_attention_layernorm", "norm", i, hidden)], hidden)]
+        if gemma2:
+            ops.append(norm_op("pre_ffn_norm",
+                               [vector(p + "pre_feedforward_layernorm", "norm", i, hidden)],
+                               hidden))
+        ops += [matmul("mlp_up", [matrix(p + "gate_proj", "mlp", i, inter, hidden),
+                                  matrix(p + "up_proj", "mlp", i, inter, hidden)], hidden),
+                matmul("mlp_down", [matrix(p + "down_proj", "mlp", i, hidden, inter)], inter)]
+        if gemma2:
+            ops.append(norm_op("post_ffn_norm",
+                               [vector(p + "post_feedforward_layernorm", "norm", i, hidden)],
+                               hidden))
+        layers.append(Layer(index=i, attention=attn, operators=tuple(ops)))
+    head = head_ops(cfg, hidden, vocab, table, [vector("norm", "norm", None, hidden)])
+    return dict(hidden_size=hidden, vocab_size=vocab, embed=embed, layers=tuple(layers),
+                head=head, tied_embeddings=bool(_get(cfg, "tie_word_embeddings", True)))
+
+
 BUILDERS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
     "llama": build_llama_like, "qwen2": build_llama_like, "qwen3": build_llama_like,
     "mistral": build_llama_like, "mobilellm": build_llama_like,
     "phi": build_phi, "phi3": build_phi3, "opt": build_opt,
+    "gemma": build_gemma, "gemma2": build_gemma,
 }
 
 

@@ -59,6 +59,13 @@ def build_hymba(cfg: Mapping[str, Any]) -> dict[str, Any]:
     window = _int(cfg, "sliding_window", 0) or None
     global_layers = set(_get(cfg, "global_attn_idx", []) or [])
     kv_source = _kv_sources(cfg, n_layers)
+    layer_type = _get(cfg, "layer_type", ["h"] * n_layers)
+    if not isinstance(layer_type, list) or any(t != "h" for t in layer_type):
+        raise UnsupportedModel("layer_type", f"every layer hybrid ('h') expected, got "
+                               f"{layer_type!r}")
+    if _int(cfg, "num_experts", 1) != 1:
+        raise UnsupportedModel("num_experts", "1 expected (a dense MLP); mixture-of-experts "
+                               f"Hymba is not mapped, got {cfg['num_experts']!r}")
     meta = _int(cfg, "num_memory_tokens", 0)
     embed, table = embedding_parts(cfg, hidden, vocab)
     attn_out = heads * v_hd

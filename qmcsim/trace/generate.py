@@ -1,9 +1,16 @@
-"""Generate the per-step trace of one system: prefill (the whole prompt), then each decode token.
+"""Generate the per-step trace of one system: prefill (the prompt, whole or in chunks), then
+each decode token.
 
-Per step and operator: weight reads (one request per memory, components merged since they are
-allocated together), KV cache reads over the attended context and the new K/V row writes,
-SSM state read + write, activation spills past the on-chip buffer, and the operator's flops.
-`accounting: paper` keeps weight reads only, every weight read once per token (as the study).
+Per step and operator: one weight read per tensor and stored component (tensor name, tensor
+class and component recorded), KV cache reads over the attended context and the new K/V row
+writes, SSM state read + write, activation spills past the on-chip buffer, the embedding-row
+gather, the LM head, and the operator's flops. The engine merges one operator's weight reads
+per memory into one request (components of one operator are allocated together);
+`merge_weight_reads` is that rule. `accounting: paper` keeps weight reads only, every weight
+read once per token (as the study).
+
+Batch: weights are read once per step for the whole batch; KV, SSM state, activations and
+embedding rows scale with the batch.
 """
 
 from __future__ import annotations
@@ -21,13 +28,21 @@ from qmcsim.placement import ACT_BYTES_PER_ELEMENT, KV_BYTES_PER_ELEMENT, Placem
 Phase = Literal["prefill", "decode"]
 
 
+TRAFFIC_CLASSES: tuple[str, ...] = ("weights", "kv_cache", "ssm_state", "activations")
+
+
 @dataclass(frozen=True, slots=True)
 class Access:
+    """One contiguous byte range [address, address + nbytes) of one memory."""
+
     memory: str
     address: int
     nbytes: int
     is_write: bool
-    traffic_class: str   # weights, kv_cache, ssm_state, activations
+    traffic_class: str   # one of TRAFFIC_CLASSES
+    tensor: str | None = None         # weights: the tensor read
+    component: str | None = None      # weights: its stored component (codes, scales, ...)
+    tensor_class: str | None = None   # weights: attention, mlp, embeddings, ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +60,47 @@ class Step:
     tokens: int        # new tokens per sequence processed in this step
     context: int       # tokens in the KV cache after this step (meta tokens included)
     ops: tuple[OpStep, ...]
+
+    @property
+    def first_token(self) -> int:
+        """0-based position of the first new token of this step."""
+        return self.context - self.tokens
+
+
+def merge_weight_reads(accesses: tuple[Access, ...]) -> list[Access]:
+    """One operator's weight reads, one request per memory: lowest address, summed bytes.
+
+    Other accesses keep their order; the merged reads take the place of the first weight read
+    of their memory.
+    """
+    out: list[Access] = []
+    merged: dict[str, int] = {}
+    for a in accesses:
+        if a.traffic_class != "weights" or a.is_write:
+            out.append(a)
+            continue
+        at = merged.get(a.memory)
+        if at is None:
+            merged[a.memory] = len(out)
+            out.append(Access(memory=a.memory, address=a.address, nbytes=a.nbytes,
+                              is_write=False, traffic_class="weights"))
+        else:
+            prev = out[at]
+            out[at] = Access(memory=a.memory, address=min(prev.address, a.address),
+                             nbytes=prev.nbytes + a.nbytes, is_write=False,
+                             traffic_class="weights")
+    return out
+
+
+def prefill_chunks(prompt: int, chunk: int | None) -> list[tuple[int, int]]:
+    """(first, count) of each prefill step; `chunk` None = the whole prompt in one step."""
+    size = prompt if chunk is None else min(chunk, prompt)
+    return [(first, min(size, prompt - first)) for first in range(0, prompt, size)]
+
+
+def step_count(model: ModelShape, workload: WorkloadConfig) -> int:
+    prompt = model.meta_tokens + workload.prompt_tokens
+    return len(prefill_chunks(prompt, workload.prefill_chunk_tokens)) + workload.generate_tokens
 
 
 def attended(attn: Attention, position: int) -> int:
@@ -66,6 +122,16 @@ def sum_range(lo: int, hi: int) -> int:
     return (hi * (hi + 1) - (lo - 1) * lo) // 2 if hi >= lo else 0
 
 
+def kv_rows_read(attn: Attention, first: int, count: int) -> int:
+    """Cached K/V rows (per sequence) a step reads for new positions first .. first+count-1.
+
+    Each row of the union of the attended ranges is read once (flash-attention style, tile by
+    tile); rows written by this step are read back too. Decode (count 1): the attended context.
+    """
+    end = first + count
+    return end if attn.window is None else min(end, attn.window + count - 1)
+
+
 def attention_flops(attn: Attention, keys: int) -> int:
     return 2 * attn.num_heads * (attn.head_dim + attn.v_head_dim) * keys
 
@@ -76,53 +142,69 @@ class TraceBuilder:
         self.model, self.placement, self.workload = model, placement, workload
         self.accounting = accounting
         self.onchip_buffer_bytes = onchip_buffer_bytes
+        self._weights_cache: dict[int, tuple[Access, ...]] = {}
 
     @property
     def full(self) -> bool:
         return self.accounting == "full"
 
     def steps(self) -> Iterator[Step]:
+        """Prefill chunks (workload.prefill_chunk_tokens, meta tokens included), then one step
+        per decode token. The LM head runs on the last prefill chunk and on every decode step."""
         w = self.workload
         prompt = self.model.meta_tokens + w.prompt_tokens
-        yield self._step(0, "prefill", first=0, count=prompt)
+        index = 0
+        for first, count in prefill_chunks(prompt, w.prefill_chunk_tokens):
+            yield self._step(index, "prefill", first=first, count=count,
+                             head=first + count == prompt)
+            index += 1
         for t in range(w.generate_tokens):
-            yield self._step(t + 1, "decode", first=prompt + t, count=1)
+            yield self._step(index + t, "decode", first=prompt + t, count=1, head=True)
 
     # -- one step ---------------------------------------------------------------------------
-    def _step(self, index: int, phase: Phase, first: int, count: int) -> Step:
+    def _step(self, index: int, phase: Phase, first: int, count: int, head: bool) -> Step:
         ops = [self._embed(count)]
         for layer in self.model.layers:
             ops.extend(self._layer_op(layer, op, first, count) for op in layer.operators)
-        ops.extend(self._weights_op(None, op, 1) for op in self.model.head)
+        if head:   # final norm + LM head: logits of the last position only
+            ops.extend(self._weights_op(None, op, 1) for op in self.model.head)
         return Step(index=index, phase=phase, tokens=count, context=first + count,
                     ops=tuple(ops))
 
-    def _weight_accesses(self, op: Operator) -> list[Access]:
-        by_memory: dict[str, list[int]] = {}
-        for tensor in op.weights:
-            for placed in self.placement.weights[tensor.name]:
-                span = by_memory.setdefault(placed.memory, [placed.address, 0])
-                span[0] = min(span[0], placed.address)
-                span[1] += placed.component.nbytes
-        return [Access(memory=m, address=a, nbytes=n, is_write=False, traffic_class="weights")
-                for m, (a, n) in by_memory.items()]
+    def _weight_accesses(self, op: Operator) -> tuple[Access, ...]:
+        """Every stored component of every tensor `op` reads, in full, one Access each."""
+        cached = self._weights_cache.get(id(op))
+        if cached is None:
+            cached = tuple(
+                Access(memory=placed.memory, address=placed.address,
+                       nbytes=placed.component.nbytes, is_write=False, traffic_class="weights",
+                       tensor=tensor.name, component=placed.component.name,
+                       tensor_class=tensor.tensor_class)
+                for tensor in op.weights for placed in self.placement.weights[tensor.name])
+            self._weights_cache[id(op)] = cached
+        return cached
 
     def _embed(self, count: int) -> OpStep:
         op = self.model.embed
         if not self.full:
-            reads = [] if self.model.tied_embeddings else self._weight_accesses(op)
-            return OpStep(layer=None, operator=op.name, accesses=tuple(reads), flops=0)
+            reads = () if self.model.tied_embeddings else self._weight_accesses(op)
+            return OpStep(layer=None, operator=op.name, accesses=reads, flops=0)
+        # gather: one row per new token and sequence, of every stored component
         table = op.weights[0]
         rows = min(table.rows, count * self.workload.batch)
-        reads = [Access(memory=a.memory, address=a.address, traffic_class="weights",
-                        nbytes=math.ceil(a.nbytes * rows / table.rows), is_write=False)
-                 for a in self._weight_accesses(op)]
-        return OpStep(layer=None, operator=op.name, accesses=tuple(reads), flops=0)
+        reads = tuple(Access(memory=a.memory, address=a.address, traffic_class="weights",
+                             nbytes=math.ceil(a.nbytes * rows / table.rows), is_write=False,
+                             tensor=a.tensor, component=a.component,
+                             tensor_class=a.tensor_class)
+                      for a in self._weight_accesses(op))
+        return OpStep(layer=None, operator=op.name, accesses=reads, flops=0)
 
     def _weights_op(self, layer: int | None, op: Operator, tokens: int) -> OpStep:
         flops = op.flops_per_token * tokens * self.workload.batch
-        accesses = self._weight_accesses(op) + (self._activations(op, tokens) if self.full else [])
-        return OpStep(layer=layer, operator=op.name, accesses=tuple(accesses), flops=flops)
+        accesses = self._weight_accesses(op)
+        if self.full:
+            accesses += tuple(self._activations(op, tokens))
+        return OpStep(layer=layer, operator=op.name, accesses=accesses, flops=flops)
 
     def _activations(self, op: Operator, tokens: int) -> list[Access]:
         """Activations stay on chip unless an operator's input + output exceed the buffer."""
@@ -150,7 +232,6 @@ class TraceBuilder:
                             is_write=True, traffic_class="ssm_state")]
             return OpStep(layer=layer.index, operator=op.name, flops=step.flops,
                           accesses=step.accesses + tuple(state))
-        # lm_head needs logits of the last position only; others run on every new token
         return self._weights_op(layer.index, op, count)
 
     def _attention(self, layer: Layer, attn: Attention, op: Operator, first: int,
@@ -163,12 +244,11 @@ class TraceBuilder:
         owner = attn.kv_source_layer if attn.kv_source_layer is not None else layer.index
         region = self.placement.kv[owner]
         row = attn.kv_elements_per_token() * KV_BYTES_PER_ELEMENT * b
-        # decode reads the cached context; prefill (flash-attention style) reads each new
-        # K/V row once after producing it, tile by tile
-        cached = attended(attn, first + count - 1) if count == 1 else count
+        cached = kv_rows_read(attn, first, count)
         accesses = [Access(memory=region.memory, address=region.address, nbytes=cached * row,
                            is_write=False, traffic_class="kv_cache")]
         if layer.owns_kv:
             accesses.append(Access(memory=region.memory, address=region.address,
                                    nbytes=count * row, is_write=True, traffic_class="kv_cache"))
+        accesses += self._activations(op, count)   # q in, attention output out
         return OpStep(layer=layer.index, operator=op.name, accesses=tuple(accesses), flops=flops)
