@@ -18,7 +18,7 @@ class ReramParams(DeviceParams):
     level_sigmas: list[float] | None = None
 
     @model_validator(mode="after")
-    def _consistent(self) -> "ReramParams":
+    def _consistent(self) -> ReramParams:
         cells_bits = self.array_rows * self.array_cols * self.bits_per_cell
         if cells_bits != self.capacity_bytes * 8:
             raise ValueError(f"capacity_bytes must equal array_rows*array_cols*bits_per_cell/8 "

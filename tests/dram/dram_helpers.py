@@ -19,10 +19,10 @@ def controller(params: DramParams, *, log: list | None = None, **kw: object) -> 
     org = params.org.organisation()
     timing = CompiledTiming.build(LPDDR5_CONSTRAINTS, timing_cycles(params), org)
     cp = params.controller
-    args = dict(read_queue_size=cp.read_queue_size, write_queue_size=cp.write_queue_size,
-                write_high_watermark=cp.write_high_watermark,
-                write_low_watermark=cp.write_low_watermark, page_policy=cp.page_policy,
-                refresh=cp.refresh)
+    args = {"read_queue_size": cp.read_queue_size, "write_queue_size": cp.write_queue_size,
+            "write_high_watermark": cp.write_high_watermark,
+            "write_low_watermark": cp.write_low_watermark, "page_policy": cp.page_policy,
+            "refresh": cp.refresh}
     args.update(kw)
     return ChannelController(timing, log=log, **args)  # type: ignore[arg-type]
 

@@ -45,7 +45,7 @@ def test_checker_flags_shifted_command_and_bad_state(lp5: DramParams) -> None:
     i = next(k for k, x in enumerate(log) if x[1] == RD and log[k - 1][1] == ACT
              and log[k - 1][2] == x[2])
     bad = list(log)
-    t, cmd, bank, row = bad[i]
+    _t, cmd, bank, row = bad[i]
     bad[i] = (bad[i - 1][0] + v["nRCD"] - 1, cmd, bank, row)
     found = check_log(bad, LPDDR5_CONSTRAINTS, v, org)
     assert found and found[0].index == i and "nRCD" not in found[0].rule

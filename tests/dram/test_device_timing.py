@@ -8,7 +8,14 @@ from dram_helpers import controller, load
 from qmcsim.memories.dram.checker import check_log
 from qmcsim.memories.dram.params import DramParams, timing_cycles
 from qmcsim.memories.dram.spec import (
-    ACT, CMD, LPDDR5_CONSTRAINTS, PRE, PREA, RD, REFAB, WR,
+    ACT,
+    CMD,
+    LPDDR5_CONSTRAINTS,
+    PRE,
+    PREA,
+    RD,
+    REFAB,
+    WR,
 )
 
 # bank ids: bank group g, bank k -> 4 g + k

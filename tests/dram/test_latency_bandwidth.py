@@ -5,16 +5,15 @@ from __future__ import annotations
 import random
 
 import pytest
+from dram_helpers import controller
 
 from qmcsim.memories.dram.params import DramParams, timing_cycles
-
-from dram_helpers import controller
 
 
 def _latency(ctrl, tag: int, arrival: int, bank: int, row: int, col: int) -> int:
     ctrl.push(tag, arrival, [(bank, row, col)], False)
     ctrl.run()
-    (t, _, done, *_), = [f for f in ctrl.finished if f[0] == tag]
+    (_t, _, done, *_), = [f for f in ctrl.finished if f[0] == tag]
     return done - arrival
 
 

@@ -13,7 +13,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from qmcsim.memories.dram.spec import (
-    ACT, CMD, COMMANDS, PRE, PREA, RDA, REFAB, REFPB, WRA, Constraint, Organisation,
+    ACT,
+    CMD,
+    COMMANDS,
+    PRE,
+    PREA,
+    RDA,
+    REFAB,
+    REFPB,
+    WRA,
+    Constraint,
+    Organisation,
 )
 
 RANK_SCOPE = frozenset({PREA, REFAB})

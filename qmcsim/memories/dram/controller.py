@@ -20,7 +20,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from qmcsim.memories.dram.spec import (
-    ACT, ALL, CAS, CMD, COMMANDS, PRE, PREA, RD, RDA, REFAB, REFPB, WR, WRA, Constraint,
+    ACT,
+    ALL,
+    CAS,
+    CMD,
+    COMMANDS,
+    PRE,
+    PREA,
+    RD,
+    RDA,
+    REFAB,
+    REFPB,
+    WR,
+    WRA,
+    Constraint,
     Organisation,
 )
 
@@ -133,8 +146,8 @@ class ChannelController:
         self.wq: dict[int, list[list[int]]] = {}
         self.n_rq = self.n_wq = 0
         self.rq_cap, self.wq_cap = read_queue_size, write_queue_size
-        self.wq_hi = max(1, int(round(write_high_watermark * write_queue_size)))
-        self.wq_lo = int(round(write_low_watermark * write_queue_size))
+        self.wq_hi = max(1, round(write_high_watermark * write_queue_size))
+        self.wq_lo = round(write_low_watermark * write_queue_size)
         self.rq_free_t = self.wq_free_t = 0
         self.writing = False
         self.closed_page = page_policy == "closed"
@@ -233,16 +246,11 @@ class ChannelController:
                 else:
                     e, cmd, qi, hit = lst[0], ACT, q_act[b], 1
                 t = R[qi[0]]
-                if R[qi[1]] > t:
-                    t = R[qi[1]]
-                if R[qi[2]] > t:
-                    t = R[qi[2]]
-                if R[qi[3]] > t:
-                    t = R[qi[3]]
-                if cmd_free > t:
-                    t = cmd_free
-                if e[E_ARR] > t:
-                    t = e[E_ARR]
+                t = max(t, R[qi[1]])
+                t = max(t, R[qi[2]])
+                t = max(t, R[qi[3]])
+                t = max(t, cmd_free)
+                t = max(t, e[E_ARR])
                 if t < best_t or (t == best_t and (hit < best_hit or (
                         hit == best_hit and e[E_SEQ] < best_e[E_SEQ]))):
                     best_t, best_e, best_cmd, best_hit = t, e, cmd, hit
@@ -251,8 +259,7 @@ class ChannelController:
                 head = fifo[0]
                 room = self.n_wq < self.wq_cap if head[E_WRITE] else self.n_rq < self.rq_cap
                 if room and head[E_ARR] <= best_t:
-                    if head[E_ARR] > self.clk:
-                        self.clk = head[E_ARR]
+                    self.clk = max(self.clk, head[E_ARR])
                     continue
             if (best_e is not None and self.ref_due <= best_t) or (
                     best_e is None and until < INF and self.ref_due < until):
@@ -321,8 +328,7 @@ class ChannelController:
         R = self.ready
         for idx, lat in self.t.updates[cmd][bank]:
             v = t + lat
-            if R[idx] < v:
-                R[idx] = v
+            R[idx] = max(R[idx], v)
 
     def _issue(self, cmd: int, bank: int, t: int, e: list[int] | None,
                queue: dict[int, list[list[int]]] | None, bank2: int | None = None) -> None:
@@ -354,8 +360,7 @@ class ChannelController:
                     if len(h) == h.maxlen:
                         r = bank // self.banks_per_rank
                         idx = (1 + r) * N_SLOTS + slot
-                        if self.ready[idx] < h[0] + lat:
-                            self.ready[idx] = h[0] + lat
+                        self.ready[idx] = max(self.ready[idx], h[0] + lat)
             open_row[bank] = e[E_ROW]  # type: ignore[index]
             if self.n_open == 0:
                 self.open_since = t
@@ -397,8 +402,7 @@ class ChannelController:
             rec[0] -= 1
             if rec[1] < 0 or e[E_FIRST] < rec[1]:  # type: ignore[index]
                 rec[1] = e[E_FIRST]  # type: ignore[index]
-            if done > rec[2]:
-                rec[2] = done
+            rec[2] = max(rec[2], done)
             rec[3 + (HIT if kind < 0 else kind)] += 1
             if rec[0] == 0:
                 tag = e[E_TAG]  # type: ignore[index]
@@ -417,4 +421,4 @@ class ChannelController:
         return self.counters.open_cycles + extra
 
 
-__all__ = ["CAS", "ChannelController", "CompiledTiming", "HIT", "MISS", "CONFLICT"]
+__all__ = ["CAS", "CONFLICT", "HIT", "MISS", "ChannelController", "CompiledTiming"]

@@ -15,9 +15,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from qmcsim.errors import TraceError
 from qmcsim.memories.dram.memory import build_controllers
-from qmcsim.memories.dram.params import DramParams, timing_cycles
+from qmcsim.memories.dram.params import DramParams
 
 CHUNK = 4096
 
@@ -90,7 +92,6 @@ def replay(path: str | Path, params: DramParams, *, channels: int = 1,
         raise ValueError(f"request_bytes ({size}) must be a multiple of the burst ({bb} bytes)")
     n_bursts = size // bb
     cap = mapping.capacity_bytes
-    v = timing_cycles(params)
     t_ck = params.timing.t_ck_ns
     arrivals: dict[int, int] = {}
     writes: set[int] = set()
@@ -99,11 +100,10 @@ def replay(path: str | Path, params: DramParams, *, channels: int = 1,
     n_reads = hits = bursts = 0
     last_done = 0
     wall0 = time.perf_counter()
-    import numpy as np
 
     def harvest(final: bool) -> None:
         nonlocal lat_sum, n_reads, hits, bursts, last_done
-        for i, c in enumerate(ctrls):
+        for c in ctrls:
             c.run(final=final)
             for tag, _first, done, h, mi, co in c.finished:
                 hits += h
@@ -122,7 +122,6 @@ def replay(path: str | Path, params: DramParams, *, channels: int = 1,
                         arrivals.pop(key, None)
                         latest.pop(key, None)
             c.finished.clear()
-            del i
 
     pending: dict[int, int] = {}
     latest: dict[int, int] = {}
@@ -169,7 +168,6 @@ def replay(path: str | Path, params: DramParams, *, channels: int = 1,
     harvest(final=True)
     wall = time.perf_counter() - wall0
     sim_ns = last_done * t_ck
-    del v
     return ReplayResult(
         requests=n, bytes=n * size, simulated_ns=sim_ns,
         bandwidth_gb_per_s=n * size / sim_ns if sim_ns else 0.0,
