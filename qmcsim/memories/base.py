@@ -61,6 +61,9 @@ class ClassStats:
     dynamic_energy_pj: float = 0.0
     busy_ticks: float = 0.0
     queue_ticks: float = 0.0
+    row_hits: int = 0  # DRAM only: bursts served from an open row
+    row_misses: int = 0  # DRAM only: bursts that activated a closed bank
+    row_conflicts: int = 0  # DRAM only: bursts that had to close another row first
 
 
 @dataclass

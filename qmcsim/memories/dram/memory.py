@@ -1,0 +1,182 @@
+"""`kind: dram`: the command-level LPDDR5 model behind the engine's Memory interface.
+
+`count` channels share one address space through the address mapping; each channel has its own
+ChannelController (a plain-Python event loop). simpy is used only at the request boundary: a
+pump process advances every controller up to the next simpy event (`env.peek()`), so a request
+arriving at simulated time T only ever competes with commands at or after T, and each request's
+completion is signalled at the exact cycle its last burst's data has moved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from itertools import count as counter
+
+import numpy as np
+import simpy
+
+from qmcsim.memories.base import ClassStats, Memory, Request, register
+from qmcsim.memories.dram.controller import ChannelController, CompiledTiming
+from qmcsim.memories.dram.mapping import AddressMapping
+from qmcsim.memories.dram.params import DramParams, timing_cycles
+from qmcsim.memories.dram.spec import LPDDR5_CONSTRAINTS
+from qmcsim.units import BITS_PER_BYTE, cycles_to_ticks
+
+INF = float("inf")
+
+
+def build_controllers(params: DramParams, channels: int, *, log: bool = False
+                      ) -> tuple[AddressMapping, list[ChannelController],
+                                 list[list[tuple[int, int, int, int]]] | None]:
+    """Address mapping and one controller per channel (with command logs if asked)."""
+    org = params.org.organisation()
+    timing = CompiledTiming.build(LPDDR5_CONSTRAINTS, timing_cycles(params), org)
+    cp = params.controller
+    logs: list[list[tuple[int, int, int, int]]] | None = [[] for _ in range(channels)] \
+        if log else None
+    ctrls = [ChannelController(timing, read_queue_size=cp.read_queue_size,
+                               write_queue_size=cp.write_queue_size,
+                               write_high_watermark=cp.write_high_watermark,
+                               write_low_watermark=cp.write_low_watermark,
+                               page_policy=cp.page_policy, refresh=cp.refresh,
+                               log=logs[i] if logs is not None else None)
+             for i in range(channels)]
+    return AddressMapping.parse(cp.address_mapping, org, channels), ctrls, logs
+
+
+def request_bursts(mapping: AddressMapping, address: int, nbytes: int
+                   ) -> dict[int, list[tuple[int, int, int]]]:
+    """Channel -> the (bank, row, column) bursts a byte range touches, in address order."""
+    bb = mapping.org.burst_bytes
+    first, last = address // bb, (address + nbytes - 1) // bb
+    ch, bank, row, col = mapping.decode(np.arange(first, last + 1, dtype=np.int64) * bb)
+    out: dict[int, list[tuple[int, int, int]]] = {}
+    for c in np.unique(ch).tolist():
+        sel = ch == c
+        out[c] = list(zip(bank[sel].tolist(), row[sel].tolist(), col[sel].tolist(), strict=True))
+    return out
+
+
+@register
+class DramMemory(Memory):
+    kind = "dram"
+    params_class = DramParams
+
+    def __init__(self, env: simpy.Environment, name: str, params: DramParams, count: int,
+                 *, log_commands: bool = False) -> None:
+        super().__init__(env, name, params, count)
+        if params.controller.fidelity != "burst":
+            raise NotImplementedError(
+                f"memory {name!r}: DRAM fidelity {params.controller.fidelity!r} is not "
+                "implemented yet; set controller.fidelity to 'burst'")
+        self.mapping, self.controllers, self.command_logs = build_controllers(
+            params, count, log=log_commands)
+        if self.mapping.capacity_bytes != self.capacity_bytes:
+            raise ValueError("mapping capacity differs from count x capacity_bytes")
+        self.t_ck_ns = params.timing.t_ck_ns
+        self._tags = counter(1)
+        self._waiting: dict[int, tuple[simpy.Event, Request, float, int]] = {}
+        self._wake = env.event()
+        self._cycle = 0  # controllers have been advanced up to (not including) this cycle
+        env.process(self._pump())
+
+    # ---- time conversion (the one place: qmcsim.units)
+    def _ticks(self, cycles: float) -> float:
+        return cycles_to_ticks(cycles, self.t_ck_ns)
+
+    def _cycles_at(self, ticks: float) -> int:
+        return int(-(-ticks // self._ticks(1)))  # first cycle at or after `ticks`
+
+    def serve(self, request: Request) -> Generator[simpy.Event, object, None]:
+        if request.nbytes <= 0:
+            raise ValueError(f"request of {request.nbytes} bytes")
+        if request.address < 0 or request.address + request.nbytes > self.capacity_bytes:
+            raise ValueError(f"request [{request.address}, +{request.nbytes}) outside memory "
+                             f"{self.name!r} of {self.capacity_bytes} bytes")
+        now_cycle = self._cycles_at(self.env.now)
+        self._advance(now_cycle)
+        tag = next(self._tags)
+        parts = request_bursts(self.mapping, request.address, request.nbytes)
+        done = self.env.event()
+        self._waiting[tag] = (done, request, self.env.now, len(parts))
+        for ch, bursts in parts.items():
+            self.controllers[ch].push(tag, now_cycle, bursts, request.is_write)
+        if not self._wake.triggered:
+            self._wake.succeed()
+        yield done
+
+    def _advance(self, until_cycle: float) -> None:
+        for ctrl in self.controllers:
+            ctrl.run(until=until_cycle, final=True)
+            if ctrl.finished:
+                for tag, first, done_cycle, hits, misses, conflicts in ctrl.finished:
+                    self._part_done(tag, first, done_cycle, hits, misses, conflicts)
+                ctrl.finished.clear()
+        if until_cycle > self._cycle:
+            self._cycle = int(min(until_cycle, 2**62))
+
+    def _part_done(self, tag: int, first: int, done_cycle: int, hits: int, misses: int,
+                   conflicts: int) -> None:
+        event, req, arrived, parts = self._waiting[tag]
+        st = self.stats.of(req.traffic_class)
+        st.row_hits += hits
+        st.row_misses += misses
+        st.row_conflicts += conflicts
+        st.dynamic_energy_pj += self.params.energy.act_pre_pj * (misses + conflicts)
+        st.queue_ticks += max(0.0, self._ticks(first) - arrived)
+        done_ticks = max(self._ticks(done_cycle), getattr(event, "_qmc_done", 0.0))
+        event._qmc_done = done_ticks  # type: ignore[attr-defined]
+        if parts > 1:
+            self._waiting[tag] = (event, req, arrived, parts - 1)
+            return
+        del self._waiting[tag]
+        p = self.params.energy
+        bits = req.nbytes * BITS_PER_BYTE
+        if req.is_write:
+            st.write_bytes += req.nbytes
+            pj = bits * (p.write_core_pj_per_bit + p.write_io_pj_per_bit)
+        else:
+            st.read_bytes += req.nbytes
+            pj = bits * (p.read_core_pj_per_bit + p.read_io_pj_per_bit)
+        st.requests += 1
+        st.dynamic_energy_pj += pj
+        st.busy_ticks += done_ticks - arrived
+        delay = max(0.0, done_ticks - self.env.now)
+        self.env.timeout(delay).callbacks.append(lambda _ev: event.succeed())
+
+    def _pump(self) -> Generator[simpy.Event, object, None]:
+        env = self.env
+        while True:
+            if not any(c.busy() for c in self.controllers):
+                self._wake = env.event()
+                yield self._wake
+                continue
+            horizon = env.peek()
+            target = self._cycles_at(horizon) if horizon < INF else INF
+            self._advance(target)
+            if target == INF:
+                continue
+            self._wake = env.event()
+            wait = max(0.0, horizon - env.now)
+            yield env.timeout(wait) | self._wake
+            if wait == 0.0:
+                yield env.timeout(self._ticks(1))
+
+    # ---- energy not attributable to one traffic class
+    def refresh_energy_pj(self) -> float:
+        e = self.params.energy
+        return sum(c.counters.refresh_ab * e.refresh_ab_pj + c.counters.refresh_pb * e.refresh_pb_pj
+                   for c in self.controllers)
+
+    def background_energy_pj(self) -> float:
+        """Standby energy of all channels up to now: active standby while a bank is open."""
+        e = self.params.energy
+        now = self._cycles_at(self.env.now)
+        total = 0.0
+        for c in self.controllers:
+            open_c = min(c.open_cycles(now), now)
+            total += (open_c * e.active_standby_mw + (now - open_c) * e.precharge_standby_mw)
+        return total * self.t_ck_ns  # mW x ns = pJ
+
+
+__all__ = ["ClassStats", "DramMemory", "build_controllers", "request_bursts"]

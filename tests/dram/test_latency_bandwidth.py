@@ -1,0 +1,63 @@
+"""Measured unloaded latency and bandwidth against their formulas (Ramulator's questions)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from dram_helpers import controller
+
+from qmcsim.memories.dram.params import DramParams, timing_cycles
+
+
+def _latency(ctrl, tag: int, arrival: int, bank: int, row: int, col: int) -> int:
+    ctrl.push(tag, arrival, [(bank, row, col)], False)
+    ctrl.run()
+    (_t, _, done, *_), = [f for f in ctrl.finished if f[0] == tag]
+    return done - arrival
+
+
+def test_unloaded_read_latency_formulas(preset: DramParams) -> None:
+    v = timing_cycles(preset)
+    c = controller(preset)
+    assert _latency(c, 1, 0, 3, 10, 0) == v["nRCD"] + v["nCL"] + v["nBL"]  # idle bank
+    assert _latency(c, 2, 500, 3, 10, 1) == v["nCL"] + v["nBL"]  # row hit
+    assert _latency(c, 3, 1000, 3, 11, 0) == v["nRP" "pb"] + v["nRCD"] + v["nCL"] + v["nBL"]
+    ns = (v["nRPpb"] + v["nRCD"] + v["nCL"]) * preset.timing.t_ck_ns
+    if preset.timing.data_rate_mt_per_s == 6400:
+        assert ns == pytest.approx(58.75)  # reference/device-parameters.md formula check
+
+
+def _stream(preset: DramParams, n: int, sequential: bool, seed: int = 1) -> float:
+    """Fraction of the peak data-bus bandwidth achieved by n back-to-back reads."""
+    org = preset.org.organisation()
+    c = controller(preset)
+    rng = random.Random(seed)
+    nbg, nba, cols = org.bank_groups, org.banks_per_group, org.bursts_per_row
+    for i in range(n):
+        if sequential:  # RoBaRaCoBgCh: bank groups fastest, then columns, then banks, rows
+            bg, col, ba, row = i % nbg, (i // nbg) % cols, (i // (nbg * cols)) % nba, \
+                i // (nbg * cols * nba)
+        else:
+            bg, col, ba, row = (rng.randrange(nbg), rng.randrange(cols), rng.randrange(nba),
+                                rng.randrange(org.rows))
+        c.push(i, 0, [(bg * nba + ba, row, col)], False)
+        if i % 512 == 511:
+            c.run(final=False)
+    c.run()
+    last_done = c.clk + timing_cycles(preset)["nCL"] + timing_cycles(preset)["nBL"]
+    return n * timing_cycles(preset)["nBL"] / last_done
+
+
+def test_peak_sequential_bandwidth_is_refresh_limited(preset: DramParams) -> None:
+    v = timing_cycles(preset)
+    measured = _stream(preset, 60_000, sequential=True)
+    expected = 1 - v["nRFCab"] / v["nREFI"]
+    assert measured == pytest.approx(expected, rel=0.02)
+    assert measured < expected  # refresh costs more than tRFC alone (PREA, re-activation)
+
+
+def test_random_reads_get_clearly_less_bandwidth(lp5: DramParams) -> None:
+    seq = _stream(lp5, 20_000, sequential=True)
+    rnd = _stream(lp5, 20_000, sequential=False)
+    assert rnd < 0.6 * seq

@@ -1,0 +1,59 @@
+"""Replaying plain request traces (Ramulator LoadStoreTrace text and CSV)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from dram_helpers import load
+
+from qmcsim.errors import TraceError
+from qmcsim.memories.dram.params import timing_cycles
+from qmcsim.memories.dram.replay import replay
+
+
+def test_sequential_loadstore_trace_reaches_refresh_limited_peak(tmp_path: Path) -> None:
+    p = load()
+    trace = tmp_path / "seq.trace"
+    trace.write_text("".join(f"LD {i * 32:#x}\n" for i in range(20_000)))
+    r = replay(trace, p)
+    v = timing_cycles(p)
+    peak = p.read_bandwidth_gb_per_s * (1 - v["nRFCab"] / v["nREFI"])
+    assert r.requests == 20_000 and r.bytes == 640_000
+    assert r.bandwidth_gb_per_s == pytest.approx(peak, rel=0.03)
+    assert r.row_hit_rate > 0.95 and r.requests_per_s > 0
+
+
+def test_csv_with_arrivals_gives_unloaded_latency(tmp_path: Path) -> None:
+    p = load()
+    v = timing_cycles(p)
+    trace = tmp_path / "t.csv"
+    # far apart in time: one idle-bank read, then a row hit, then a conflict
+    trace.write_text("address,op,arrival_cycle\n0x0,R,0\n0x80,R,1000\n0x2000000,R,2000\n")
+    r = replay(trace, p)
+    expect = ((v["nRCD"] + v["nCL"] + v["nBL"]) + (v["nCL"] + v["nBL"])
+              + (v["nRPpb"] + v["nRCD"] + v["nCL"] + v["nBL"])) / 3 * p.timing.t_ck_ns
+    assert r.mean_read_latency_ns == pytest.approx(expect)
+    assert r.row_hit_rate == pytest.approx(1 / 3)
+
+
+def test_writes_count_as_bytes_not_read_latency(tmp_path: Path) -> None:
+    trace = tmp_path / "w.trace"
+    trace.write_text("ST 0x0\nST 0x20\nLD 0x40\n")
+    r = replay(trace, load(), request_bytes=64)
+    assert r.requests == 3 and r.bytes == 192 and r.mean_read_latency_ns > 0
+
+
+@pytest.mark.parametrize(("name", "text", "row", "column"), [
+    ("bad.trace", "LD 0x0\nLOAD 0x20\n", 2, "op"),
+    ("bad2.trace", "LD 0x0\nLD zz\n", 2, "address"),
+    ("bad.csv", "address,op\n0x0,R\n0x20,X\n", 3, "op"),
+    ("bad2.csv", "0x0,R,5\n0x20,R,3\n", 2, "arrival_cycle"),
+])
+def test_bad_lines_name_file_row_column(tmp_path: Path, name: str, text: str, row: int,
+                                        column: str) -> None:
+    trace = tmp_path / name
+    trace.write_text(text)
+    with pytest.raises(TraceError) as exc:
+        replay(trace, load())
+    assert exc.value.row == row and exc.value.column == column and name in str(exc.value)
