@@ -96,7 +96,7 @@ def simulate_cold_start(system: ResolvedSystem, placement: Placement) -> ColdSta
               for m, n in volatile.items()]
     env.run(env.all_of(procs))
     dynamic = sum(mem.stats.dynamic_energy_pj for mem in memories.values())
-    static = sum(mem.static_power_mw for mem in memories.values()) * ticks_to_ns(env.now)
+    static = sum(mem.static_energy_pj() for mem in memories.values())
     return ColdStart(time_ns=ticks_to_ns(env.now), energy_pj=dynamic + static)
 
 

@@ -65,6 +65,7 @@ class Replay:
         self.precision = precision
         self.merge_sync_ticks = ns_to_ticks(merge_sync_ns)
         self.include_static = include_static
+        self._static_seen: dict[str, float] = {}
 
     def _after(self, event: simpy.Event, ticks: float) -> Generator[simpy.Event, object, None]:
         yield event
@@ -132,9 +133,10 @@ class Replay:
                 queue_ns=ticks_to_ns(now.queue_ticks - old.queue_ticks)))
         if self.include_static:
             for name, memory in sorted(self.memories.items()):
-                # mW x ns = pJ
+                total = memory.static_energy_pj()
                 rows.append(TrafficRecord(step=step, memory=name, traffic_class="static",
                                           read_bytes=0, write_bytes=0, requests=0,
-                                          energy_pj=memory.static_power_mw * elapsed_ns,
+                                          energy_pj=total - self._static_seen.get(name, 0.0),
                                           busy_ns=0.0, queue_ns=0.0))
+                self._static_seen[name] = total
         return rows

@@ -117,6 +117,12 @@ class Memory:
     def is_external(self) -> bool:
         return self.params.location == "off_package"
 
+    def static_energy_pj(self) -> float:
+        """Energy spent whatever the traffic (leakage, standby, refresh) since time zero."""
+        from qmcsim.units import ticks_to_ns
+
+        return self.static_power_mw * ticks_to_ns(self.env.now)   # mW x ns = pJ
+
     def serve(self, request: Request) -> Generator[simpy.Event, object, None]:
         """A simpy process body: completes when the request's last byte has moved."""
         raise NotImplementedError

@@ -1,4 +1,6 @@
-"""Shared helpers of the DRAM tests (imported by module name; pytest puts this folder on the path)."""
+"""Shared helpers of the DRAM tests.
+
+Imported by module name; pytest puts this folder on the path."""
 from __future__ import annotations
 
 from qmcsim.config.devices import load_device

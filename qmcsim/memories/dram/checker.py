@@ -40,7 +40,8 @@ class Violation:
 
     def __str__(self) -> str:
         when = f" (earliest legal cycle {self.earliest})" if self.earliest is not None else ""
-        return f"#{self.index} cycle {self.cycle} {self.command} bank {self.bank}: {self.rule}{when}"
+        return (f"#{self.index} cycle {self.cycle} {self.command} bank {self.bank}: "
+                f"{self.rule}{when}")
 
 
 def check_log(log: Iterable[tuple[int, int, int, int]], constraints: Sequence[Constraint],

@@ -252,7 +252,7 @@ class ChannelController:
                 t = max(t, cmd_free)
                 t = max(t, e[E_ARR])
                 if t < best_t or (t == best_t and (hit < best_hit or (
-                        hit == best_hit and e[E_SEQ] < best_e[E_SEQ]))):
+                        hit == best_hit and e[E_SEQ] < best_e[E_SEQ]))):  # type: ignore[index]
                     best_t, best_e, best_cmd, best_hit = t, e, cmd, hit
             # a burst arriving before that decision joins the queues first
             if fifo:
@@ -336,7 +336,7 @@ class ChannelController:
         if cmd == RD or cmd == WR:
             row = open_row[bank]
             lst = queue[bank]  # type: ignore[index]
-            lst.remove(e)
+            lst.remove(e)  # type: ignore[arg-type]
             if not lst:
                 del queue[bank]  # type: ignore[union-attr]
             if self.closed_page and not any(x[E_ROW] == row for x in lst):

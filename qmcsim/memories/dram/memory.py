@@ -10,6 +10,7 @@ completion is signalled at the exact cycle its last burst's data has moved.
 from __future__ import annotations
 
 from collections.abc import Generator
+from functools import partial
 from itertools import count as counter
 
 import numpy as np
@@ -23,6 +24,10 @@ from qmcsim.memories.dram.spec import LPDDR5_CONSTRAINTS
 from qmcsim.units import BITS_PER_BYTE, cycles_to_ticks
 
 INF = float("inf")
+
+
+def _succeed(event: simpy.Event, _fired: simpy.Event) -> None:
+    event.succeed()
 
 
 def build_controllers(params: DramParams, channels: int, *, log: bool = False
@@ -65,6 +70,7 @@ class DramMemory(Memory):
     def __init__(self, env: simpy.Environment, name: str, params: DramParams, count: int,
                  *, log_commands: bool = False) -> None:
         super().__init__(env, name, params, count)
+        self.dram = params
         if params.controller.fidelity != "burst":
             raise NotImplementedError(
                 f"memory {name!r}: DRAM fidelity {params.controller.fidelity!r} is not "
@@ -122,7 +128,7 @@ class DramMemory(Memory):
         st.row_hits += hits
         st.row_misses += misses
         st.row_conflicts += conflicts
-        st.dynamic_energy_pj += self.params.energy.act_pre_pj * (misses + conflicts)
+        st.dynamic_energy_pj += self.dram.energy.act_pre_pj * (misses + conflicts)
         st.queue_ticks += max(0.0, self._ticks(first) - arrived)
         done_ticks = max(self._ticks(done_cycle), getattr(event, "_qmc_done", 0.0))
         event._qmc_done = done_ticks  # type: ignore[attr-defined]
@@ -130,7 +136,7 @@ class DramMemory(Memory):
             self._waiting[tag] = (event, req, arrived, parts - 1)
             return
         del self._waiting[tag]
-        p = self.params.energy
+        p = self.dram.energy
         bits = req.nbytes * BITS_PER_BYTE
         if req.is_write:
             st.write_bytes += req.nbytes
@@ -142,7 +148,7 @@ class DramMemory(Memory):
         st.dynamic_energy_pj += pj
         st.busy_ticks += done_ticks - arrived
         delay = max(0.0, done_ticks - self.env.now)
-        self.env.timeout(delay).callbacks.append(lambda _ev: event.succeed())
+        self.env.timeout(delay).callbacks.append(partial(_succeed, event))
 
     def _pump(self) -> Generator[simpy.Event, object, None]:
         env = self.env
@@ -163,14 +169,18 @@ class DramMemory(Memory):
                 yield env.timeout(self._ticks(1))
 
     # ---- energy not attributable to one traffic class
+    def static_energy_pj(self) -> float:
+        """Background (standby) and refresh energy of every channel up to now."""
+        return self.background_energy_pj() + self.refresh_energy_pj()
+
     def refresh_energy_pj(self) -> float:
-        e = self.params.energy
+        e = self.dram.energy
         return sum(c.counters.refresh_ab * e.refresh_ab_pj + c.counters.refresh_pb * e.refresh_pb_pj
                    for c in self.controllers)
 
     def background_energy_pj(self) -> float:
         """Standby energy of all channels up to now: active standby while a bank is open."""
-        e = self.params.energy
+        e = self.dram.energy
         now = self._cycles_at(self.env.now)
         total = 0.0
         for c in self.controllers:

@@ -91,7 +91,9 @@ class Constraint:
 
 def c(level: str, preceding: tuple[str, ...] | str, following: tuple[str, ...] | str,
       latency: str, *, window: int = 1, sibling: bool = False, note: str = "") -> Constraint:
-    as_tuple = (lambda x: (x,) if isinstance(x, str) else tuple(x))
+    def as_tuple(x: tuple[str, ...] | str) -> tuple[str, ...]:
+        return (x,) if isinstance(x, str) else tuple(x)
+
     con = Constraint(level, as_tuple(preceding), as_tuple(following), Latency.parse(latency),
                      window, sibling, note)
     if level not in LEVELS[:4]:
