@@ -27,7 +27,8 @@ def traffic_table(results: list[SystemResult]) -> pd.DataFrame:
             for r in results for t in r.trace.traffic]
     return pd.DataFrame(rows, columns=["system", "step", "memory", "traffic_class",
                                        "read_bytes", "write_bytes", "requests", "energy_pj",
-                                       "busy_ns", "queue_ns", "external"])
+                                       "busy_ns", "queue_ns", "row_hits", "row_misses",
+                                       "row_conflicts", "external"])
 
 
 def footprint_table(results: list[SystemResult]) -> pd.DataFrame:
@@ -55,6 +56,30 @@ def per_memory_table(traffic: pd.DataFrame, steps: pd.DataFrame) -> pd.DataFrame
     return pd.DataFrame({"bytes_per_token": g.bytes,
                          "dynamic_uj_per_token": g.dynamic_pj / PJ_PER_UJ,
                          "static_uj_per_token": g.static_pj / PJ_PER_UJ}).reset_index()
+
+
+def contention_table(traffic: pd.DataFrame, steps: pd.DataFrame) -> pd.DataFrame:
+    """Per system, memory and traffic class over the decode steps: bytes per token, achieved
+    bandwidth (bytes over the decode time), row-buffer hit rate, mean queueing delay."""
+    decode = steps.loc[steps.phase == "decode", ["system", "step", "time_ns"]]
+    t = traffic[traffic.traffic_class != "static"].merge(decode[["system", "step"]],
+                                                         on=["system", "step"])
+    g = t.groupby(["system", "memory", "traffic_class"], sort=False).agg(
+        read_bytes=("read_bytes", "sum"), write_bytes=("write_bytes", "sum"),
+        requests=("requests", "sum"), queue_ns=("queue_ns", "sum"),
+        row_hits=("row_hits", "sum"), row_misses=("row_misses", "sum"),
+        row_conflicts=("row_conflicts", "sum")).reset_index()
+    time_ns = decode.groupby("system").time_ns.sum()
+    tokens = decode.groupby("system").size()
+    moved = g.read_bytes + g.write_bytes
+    bursts = g.row_hits + g.row_misses + g.row_conflicts
+    return pd.DataFrame({
+        "system": g.system, "memory": g.memory, "traffic_class": g.traffic_class,
+        "bytes_per_token": moved / g.system.map(tokens),
+        "achieved_gb_per_s": moved / g.system.map(time_ns),
+        "row_hit_rate": (g.row_hits / bursts).where(bursts > 0),
+        "mean_queue_ns": (g.queue_ns / g.requests).where(g.requests > 0),
+    })
 
 
 def summary_table(results: list[SystemResult], baseline: str) -> pd.DataFrame:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -29,7 +30,10 @@ def test_run_prints_report_and_writes_a_new_folder_each_time(run_cli, tmp_path):
     assert folders == ["tiny-001", "tiny-002"]
     files = {p.name for p in (tmp_path / "res" / "tiny-001").iterdir()}
     assert {"resolved_config.yaml", "summary.csv", "per_step.csv", "traffic.csv",
-            "footprint.csv", "per_memory.csv"} <= files
+            "footprint.csv", "per_memory.csv", "contention.csv"} <= files
+    contention = pd.read_csv(tmp_path / "res" / "tiny-001" / "contention.csv")
+    kv = contention[(contention.system == "fp16") & (contention.traffic_class == "kv_cache")]
+    assert len(kv) == 1 and kv.achieved_gb_per_s.iloc[0] > 0
     # same config, same bytes
     for name in files:
         a = (tmp_path / "res" / "tiny-001" / name).read_bytes()

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
 
     from qmcsim.config.loader import load_run
     from qmcsim.report import footprint_table, per_memory_table, steps_table, summary_table
-    from qmcsim.report import traffic_table
+    from qmcsim.report import contention_table, traffic_table
     from qmcsim.results import write_results_folder
     from qmcsim.runner import check_stored_trace, prepare, resolved_config, simulate_system
     from qmcsim.runner import total_steps
@@ -50,9 +50,10 @@ def run(args: argparse.Namespace) -> int:
     summary = summary_table(results, run.baseline)
     per_memory = per_memory_table(traffic, steps)
     footprint = footprint_table(results)
+    contention = contention_table(traffic, steps)
 
     print(render_report(run.config.name, run.model.name, run.model.num_parameters,
-                        run.config.accounting, run.baseline, summary, per_memory))
+                        run.config.accounting, run.baseline, summary, per_memory, contention))
     files = {
         "resolved_config.yaml": yaml.safe_dump(resolved_config(run, prepared),
                                                sort_keys=False).encode(),
@@ -61,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         "traffic.csv": _csv(traffic),
         "per_memory.csv": _csv(per_memory),
         "footprint.csv": _csv(footprint),
+        "contention.csv": _csv(contention),
     }
     folder = write_results_folder(args.out, run.config.name, files)
     print(f"\nresults: {folder}")
@@ -74,7 +76,8 @@ def _csv(df: pd.DataFrame) -> bytes:
 
 
 def render_report(name: str, model: str, params: int, accounting: str, baseline: str,
-                  summary: pd.DataFrame, per_memory: pd.DataFrame) -> str:
+                  summary: pd.DataFrame, per_memory: pd.DataFrame,
+                  contention: pd.DataFrame) -> str:
     """Per system: the metric and its ratio against the baseline, side by side."""
     lines = [f"run {name!r}: model {model} ({params / 1e9:.3f} B parameters), "
              f"accounting: {accounting}, ratios = {baseline} / system (higher is better)", ""]
@@ -100,4 +103,9 @@ def render_report(name: str, model: str, params: int, accounting: str, baseline:
     lines += ["", "per memory, mean per decode token:"]
     pm = per_memory.assign(MB=per_memory.bytes_per_token / 1e6).drop(columns="bytes_per_token")
     lines.append(pm.to_string(index=False, float_format=lambda v: f"{v:,.3f}"))
+    lines += ["", "contention per memory and traffic class, decode steps "
+              "(bandwidth = bytes over decode time):"]
+    ct = contention.assign(MB_per_token=contention.bytes_per_token / 1e6).drop(
+        columns="bytes_per_token")
+    lines.append(ct.to_string(index=False, na_rep="-", float_format=lambda v: f"{v:,.3f}"))
     return "\n".join(lines)

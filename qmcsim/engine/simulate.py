@@ -42,6 +42,9 @@ class TrafficRecord:
     energy_pj: float
     busy_ns: float
     queue_ns: float
+    row_hits: int = 0        # DRAM bursts: served from an open row
+    row_misses: int = 0      # activated a closed bank
+    row_conflicts: int = 0   # closed another row first
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -130,7 +133,10 @@ class Replay:
                 requests=now.requests - old.requests,
                 energy_pj=now.dynamic_energy_pj - old.dynamic_energy_pj,
                 busy_ns=ticks_to_ns(now.busy_ticks - old.busy_ticks),
-                queue_ns=ticks_to_ns(now.queue_ticks - old.queue_ticks)))
+                queue_ns=ticks_to_ns(now.queue_ticks - old.queue_ticks),
+                row_hits=now.row_hits - old.row_hits,
+                row_misses=now.row_misses - old.row_misses,
+                row_conflicts=now.row_conflicts - old.row_conflicts))
         if self.include_static:
             for name, memory in sorted(self.memories.items()):
                 total = memory.static_energy_pj()
