@@ -9,6 +9,7 @@ a bump allocator, in operator order, so one operator's weights sit together. Dyn
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from qmcsim.config.loader import ResolvedSystem
@@ -69,6 +70,11 @@ def cells_for(bits: int, device: DeviceParams) -> int:
     return math.ceil(bits / device.bits_per_cell)
 
 
+def cells_per_code(component: Component, device: DeviceParams) -> int:
+    """Unpacked storage: each element in whole cells of its own."""
+    return component.elements * math.ceil(component.element_bits / device.bits_per_cell)
+
+
 def area_mm2(bits: int, device: DeviceParams) -> float:
     return bits / (device.density_mb_per_mm2 * MEBIBIT)
 
@@ -99,18 +105,28 @@ def memory_for(system: ResolvedSystem, tensor: Tensor, component: Component) -> 
 
 
 def build_placement(system: ResolvedSystem, model: ModelShape, workload: WorkloadConfig,
-                    accounting: Accounting, *, file: str) -> Placement:
+                    accounting: Accounting, *, file: str,
+                    layouts: Mapping[str, tuple[Component, ...]] | None = None) -> Placement:
+    """`layouts` (tensor name -> components, from formats.measure) replace the format's
+    analytic layouts where given: sizes measured on real or synthetic weights."""
     fmt = system.config.format
+    per_cell = system.config.packing == "per_cell"
     alloc = _Allocator()
     weights: dict[str, tuple[PlacedComponent, ...]] = {}
     weight_bits: dict[str, int] = {}
+    unpacked_cells: dict[str, int] = {}
     for tensor in model.tensors:
         placed = []
-        for comp in fmt.layout(tensor, accounting):
+        parts = layouts[tensor.name] if layouts and tensor.name in layouts \
+            else fmt.layout(tensor, accounting)
+        for comp in parts:
             mem = memory_for(system, tensor, comp)
             placed.append(PlacedComponent(tensor=tensor, component=comp, memory=mem,
                                           address=alloc.take(mem, comp.nbytes)))
             weight_bits[mem] = weight_bits.get(mem, 0) + comp.bits
+            if per_cell:
+                unpacked_cells[mem] = unpacked_cells.get(mem, 0) \
+                    + cells_per_code(comp, system.devices[mem])
         weights[tensor.name] = tuple(placed)
 
     placement = system.config.placement
@@ -147,9 +163,13 @@ def build_placement(system: ResolvedSystem, model: ModelShape, workload: Workloa
                                 f"{used} bytes of {model.name} data; {count} units hold "
                                 f"{capacity} bytes")
         bits = weight_bits.get(mem, 0)
-        footprints.append(Footprint(memory=mem, weight_bits=bits,
-                                    weight_cells=cells_for(bits, device),
-                                    weight_area_mm2=area_mm2(bits, device), used_bytes=used,
+        if per_cell:
+            cells = unpacked_cells.get(mem, 0)
+            area = area_mm2(cells * device.bits_per_cell, device)
+        else:
+            cells, area = cells_for(bits, device), area_mm2(bits, device)
+        footprints.append(Footprint(memory=mem, weight_bits=bits, weight_cells=cells,
+                                    weight_area_mm2=area, used_bytes=used,
                                     capacity_bytes=capacity))
     if placement.weights_copy is not None:
         mem = placement.weights_copy
