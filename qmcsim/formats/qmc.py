@@ -106,5 +106,9 @@ class QmcFormat(FormatConfig):
         runs = run_lengths(~top_magnitude_mask(weights, self.rho))
         return self._layout(tensor, {b: escapes_measured(runs, b) for b in self._widths()})
 
+    @property
+    def data_dependent(self) -> bool:
+        return self.index == "relative"
+
     def quantize(self, weights: np.ndarray) -> Quantized:
         return qmc_quantize(weights, self.rho, self.inlier_bits, self.outlier_bits)
