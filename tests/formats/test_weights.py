@@ -17,8 +17,6 @@ from qmcsim.weights.names import gguf_to_model, hf_to_model
 from qmcsim.weights.source import SyntheticSource, open_weights
 from qmcsim.weights.synthetic import synthetic_weights
 
-gguf = pytest.importorskip("gguf")
-
 
 def test_name_mapping():
     assert gguf_to_model("blk.3.attn_q.weight") == "layers.3.q_proj"
@@ -46,6 +44,7 @@ def _gguf_name(name: str) -> str:
 
 
 def test_gguf_reading_f32_and_q8_0(tiny_model, tmp_path: Path):
+    gguf = pytest.importorskip("gguf")
     path = tmp_path / "tiny.gguf"
     writer = gguf.GGUFWriter(str(path), "llama")
     expected = {}
