@@ -9,6 +9,7 @@ a bump allocator, in operator order, so one operator's weights sit together. Dyn
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from qmcsim.config.loader import ResolvedSystem
@@ -71,6 +72,11 @@ def cells_for(bits: int, device: DeviceParams) -> int:
     return math.ceil(bits / device.bits_per_cell)
 
 
+def cells_per_code(component: Component, device: DeviceParams) -> int:
+    """Unpacked storage: each element in whole cells of its own."""
+    return component.elements * math.ceil(component.element_bits / device.bits_per_cell)
+
+
 def area_mm2(bits: int, device: DeviceParams) -> float:
     return bits / (device.density_mb_per_mm2 * MEBIBIT)
 
@@ -112,15 +118,21 @@ class Allocation:
 
 
 def allocate(fmt: FormatConfig, placement: PlacementConfig, model: ModelShape,
-             workload: WorkloadConfig, accounting: Accounting) -> Allocation:
+             workload: WorkloadConfig, accounting: Accounting,
+             layouts: Mapping[str, tuple[Component, ...]] | None = None) -> Allocation:
     """Lay out weights (operator order) and dynamic regions on the memories `placement` names;
-    needs no device parameters (the `trace` command uses it without a run config)."""
+    needs no device parameters (the `trace` command uses it without a run config).
+
+    `layouts` (tensor name -> components, from formats.measure) replace the format's analytic
+    layouts where given: sizes measured on real or synthetic weights."""
     alloc = _Allocator()
     weights: dict[str, tuple[PlacedComponent, ...]] = {}
     weight_bits: dict[str, int] = {}
     for tensor in model.tensors:
         placed = []
-        for comp in fmt.layout(tensor, accounting):
+        parts = layouts[tensor.name] if layouts and tensor.name in layouts \
+            else fmt.layout(tensor, accounting)
+        for comp in parts:
             mem = memory_for(placement, tensor, comp)
             placed.append(PlacedComponent(tensor=tensor, component=comp, memory=mem,
                                           address=alloc.take(mem, comp.nbytes)))
@@ -158,11 +170,18 @@ def unchecked_placement(a: Allocation) -> Placement:
 
 
 def build_placement(system: ResolvedSystem, model: ModelShape, workload: WorkloadConfig,
-                    accounting: Accounting, *, file: str) -> Placement:
+                    accounting: Accounting, *, file: str,
+                    layouts: Mapping[str, tuple[Component, ...]] | None = None) -> Placement:
     placement = system.config.placement
-    a = allocate(system.config.format, placement, model, workload, accounting)
+    a = allocate(system.config.format, placement, model, workload, accounting, layouts)
     weights, kv, ssm, activations = a.weights, a.kv, a.ssm_state, a.activations
     weight_bits = a.weight_bits
+    unpacked_cells: dict[str, int] = {}
+    if system.config.packing == "per_cell":
+        for components in weights.values():
+            for pc in components:
+                unpacked_cells[pc.memory] = unpacked_cells.get(pc.memory, 0) \
+                    + cells_per_code(pc.component, system.devices[pc.memory])
 
     footprints = []
     counts: dict[str, int] = {}
@@ -183,9 +202,13 @@ def build_placement(system: ResolvedSystem, model: ModelShape, workload: Workloa
                                 f"{used} bytes of {model.name} data; {count} units hold "
                                 f"{capacity} bytes")
         bits = weight_bits.get(mem, 0)
-        footprints.append(Footprint(memory=mem, weight_bits=bits,
-                                    weight_cells=cells_for(bits, device),
-                                    weight_area_mm2=area_mm2(bits, device), used_bytes=used,
+        if system.config.packing == "per_cell":
+            cells = unpacked_cells.get(mem, 0)
+            area = area_mm2(cells * device.bits_per_cell, device)
+        else:
+            cells, area = cells_for(bits, device), area_mm2(bits, device)
+        footprints.append(Footprint(memory=mem, weight_bits=bits, weight_cells=cells,
+                                    weight_area_mm2=area, used_bytes=used,
                                     capacity_bytes=capacity, units=count))
         if mem == placement.weights_copy:
             footprints.append(Footprint(memory=mem, weight_bits=copy_bits,

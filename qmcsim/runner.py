@@ -61,9 +61,22 @@ def total_steps(run: ResolvedRun, info: TraceInfo | None) -> int:
 
 
 def prepare(run: ResolvedRun) -> list[tuple[ResolvedSystem, Placement]]:
-    """Placement (and capacity checks) of every system, before anything is simulated."""
+    """Placement (and capacity checks) of every system, before anything is simulated.
+    With `weights:` in the config, data-dependent layouts are measured on those weights."""
+    layouts: tuple[dict, ...] = tuple({} for _ in run.systems)
+    if run.config.weights is not None:
+        from pathlib import Path
+
+        from qmcsim.formats.measure import measure_model
+        from qmcsim.weights.source import open_weights
+
+        source = open_weights(run.config.weights, run.model, run.config.seed, file=run.file,
+                              field_path="weights", base_dir=Path(run.file).parent)
+        layouts = measure_model([s.config.format for s in run.systems], run.model, source,
+                                run.config.accounting).layouts
     return [(s, build_placement(s, run.model, run.config.workload, run.config.accounting,
-                                file=run.file)) for s in run.systems]
+                                file=run.file, layouts=lay))
+            for s, lay in zip(run.systems, layouts, strict=True)]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -65,6 +65,9 @@ class SystemConfig(Frozen):
     memories: dict[str, MemoryConfig] = Field(min_length=1)
     placement: PlacementConfig
     compute: str | None = Field(None, description="compute preset; default: the run's")
+    packing: Literal["packed", "per_cell"] = Field(
+        "packed", description="packed: codes bit-packed across cells (3-bit codes in 2-bit "
+        "cells take 1.5 cells); per_cell: one code per cell (ceil(code bits / cell bits))")
     merge_sync_ns: float = Field(
         0.0, ge=0, description="dual-clock FIFO crossing when one operator's weights come "
         "from several memories (QMC Eq. 3: 2-4 cycles)")
@@ -76,6 +79,10 @@ class RunConfig(Frozen):
     workload: WorkloadConfig
     accounting: Literal["paper", "full"] = "full"
     seed: int = 0
+    weights: str | None = Field(
+        None, description="weights that data-dependent formats are measured on (outlier "
+        "counts, index sizes): 'synthetic' (seeded by `seed`), a .gguf / .safetensors file or "
+        "a Hugging Face model folder; default: analytic layouts at the nominal shares")
     compute: str = Field(description="compute preset in hw_configs/compute/")
     baseline: str | None = Field(None, description="system the ratios divide by; "
                                  "default: the first FP16 system")

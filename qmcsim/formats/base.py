@@ -2,6 +2,13 @@
 
 Component names are the placement keys of a system: `codes` (dense or inlier codes),
 `scales` (scales and zero points), `outlier_values`, `outlier_indices`.
+
+Analytic and measured layouts. `quantized_layout(tensor)` is a pure function of the shape; a
+format whose stored sizes depend on the weights (an outlier rule such as SqueezeLLM's IQR, SpQR's
+error criterion, QMC's relative indices) also overrides `measured_layout(tensor, weights)`,
+which counts what it would store for those actual weights. `layout(..., weights=...)` uses the
+measured layout when weights are given, the analytic one (with the format's nominal outlier
+share) otherwise.
 """
 
 from __future__ import annotations
@@ -56,23 +63,56 @@ class FormatConfig(BaseModel):
 
     compute_precision: ClassVar[str] = "fp16"
 
-    def layout(self, tensor: Tensor, accounting: Accounting) -> tuple[Component, ...]:
+    def layout(self, tensor: Tensor, accounting: Accounting,
+               weights: np.ndarray | None = None) -> tuple[Component, ...]:
         """Stored components of `tensor`. Paper accounting quantizes every weight alike and
-        drops metadata; full accounting keeps norms/biases in FP16 and counts metadata."""
+        drops metadata; full accounting keeps norms/biases in FP16 and counts metadata.
+        With `weights` (shape rows x cols), data-dependent sizes are measured on them."""
         if tensor.tensor_class in self.exclude:
             return fp16_layout(tensor)
-        if accounting == "paper":
-            return tuple(c for c in self.quantized_layout(tensor) if not c.metadata)
-        if not tensor.quantizable:
+        if accounting == "full" and not tensor.quantizable:
             return fp16_layout(tensor)
-        return self.quantized_layout(tensor)
+        if weights is None:
+            parts = self.quantized_layout(tensor)
+        else:
+            parts = self.measured_layout(tensor, as_matrix(weights, tensor))
+        if accounting == "paper":
+            return tuple(c for c in parts if not c.metadata)
+        return parts
 
     def quantized_layout(self, tensor: Tensor) -> tuple[Component, ...]:
         raise NotImplementedError
 
+    def measured_layout(self, tensor: Tensor, weights: np.ndarray) -> tuple[Component, ...]:
+        """Layout for these actual weights; formats with data-independent sizes keep the
+        analytic one."""
+        return self.quantized_layout(tensor)
+
+    @property
+    def data_dependent(self) -> bool:
+        """True if `measured_layout` can differ from `quantized_layout`."""
+        return type(self).measured_layout is not FormatConfig.measured_layout
+
     def quantize(self, weights: np.ndarray) -> Quantized:
         """The stored form of a (rows, cols) weight matrix; `.dequantize()` rebuilds it."""
         raise NotImplementedError(f"format {self.kind!r} has no numerical quantizer yet")
+
+
+def as_matrix(weights: np.ndarray, tensor: Tensor) -> np.ndarray:
+    """`weights` as a float32 (rows, cols) matrix; a vector is a column."""
+    w = np.asarray(weights, dtype=np.float32)
+    if w.size != tensor.numel:
+        raise ValueError(f"tensor {tensor.name!r}: {tensor.rows} x {tensor.cols} weights "
+                         f"expected, got shape {w.shape}")
+    return w.reshape(tensor.rows, tensor.cols)
+
+
+def n_groups(tensor: Tensor, group_size: int | None) -> int:
+    """Groups of `group_size` consecutive input elements (the last one may be partial) over
+    all rows; None = one group per row."""
+    if group_size is None:
+        return tensor.rows
+    return tensor.rows * math.ceil(tensor.cols / group_size)
 
 
 _FORMATS: dict[str, type[FormatConfig]] = {}
@@ -102,3 +142,11 @@ def bits_per_weight(fmt: FormatConfig, tensors: tuple[Tensor, ...] | list[Tensor
     """Analytic oracle: stored bits over all tensors divided by their element count."""
     total = sum(c.bits for t in tensors for c in fmt.layout(t, accounting))
     return total / sum(t.numel for t in tensors)
+
+
+def component_bits(parts: tuple[Component, ...] | list[Component]) -> dict[str, int]:
+    """Bits per component name (a name may appear twice, e.g. CSR columns and row pointers)."""
+    out = dict.fromkeys(COMPONENT_NAMES, 0)
+    for c in parts:
+        out[c.name] += c.bits
+    return out

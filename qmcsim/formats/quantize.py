@@ -4,6 +4,9 @@
 noise models can perturb the *codes* as a device would, and `dequantize()` rebuilds weights
 from (possibly perturbed) codes. Inlier value = (lut[code] if lut else code - zero) * scale;
 positions outside `inlier_mask` take `outlier_values`.
+
+With `group_size`, `scale` and `zero` hold one column per group of `group_size` consecutive
+input elements (shape (rows, ceil(cols / group_size))) and are expanded along the columns.
 """
 
 from __future__ import annotations
@@ -22,15 +25,27 @@ class Quantized:
     lut: np.ndarray | None = None          # code -> value table: (2**bits,) or (rows, 2**bits)
     inlier_mask: np.ndarray | None = None  # False where the weight is an outlier
     outlier_values: np.ndarray | None = None  # de-quantized outliers, full shape
+    group_size: int | None = None          # scale/zero per group of input elements
+
+    def _expand(self, a: np.ndarray | float, cols: int) -> np.ndarray | float:
+        if self.group_size is None or np.ndim(a) < 2:
+            return a
+        return np.repeat(np.asarray(a), self.group_size, axis=-1)[..., :cols]
+
+    @property
+    def full_scale(self) -> np.ndarray | float:
+        """`scale` broadcast against the codes (groups expanded)."""
+        return self._expand(self.scale, self.codes.shape[-1])
 
     def dequantize(self, codes: np.ndarray | None = None) -> np.ndarray:
         c = self.codes if codes is None else codes
+        scale = self._expand(self.scale, c.shape[-1])
         if self.lut is None:
-            values = (c.astype(np.float32) - self.zero) * self.scale
+            values = (c.astype(np.float32) - self._expand(self.zero, c.shape[-1])) * scale
         elif self.lut.ndim == 1:
-            values = self.lut[c] * self.scale
+            values = self.lut[c] * scale
         else:
-            values = np.take_along_axis(self.lut, c.astype(np.int64), axis=1) * self.scale
+            values = np.take_along_axis(self.lut, c.astype(np.int64), axis=1) * scale
         values = values.astype(np.float32)
         if self.inlier_mask is not None and self.outlier_values is not None:
             values = np.where(self.inlier_mask, values, self.outlier_values)
@@ -97,3 +112,44 @@ def qmc_quantize(w: np.ndarray, rho: float, inlier_bits: int, outlier_bits: int,
                      code_bits=inlier_bits, scale=q_in.scale, zero=q_in.zero,
                      inlier_mask=inlier,
                      outlier_values=np.where(inlier, 0.0, q_out.dequantize()).astype(np.float32))
+
+
+def group_view(w: np.ndarray, group_size: int | None) -> tuple[np.ndarray, int]:
+    """(rows, n_groups, group_size) view of `w`, the last group padded by repeating the row's
+    last element (so padding never widens a min-max range); returns the view and cols."""
+    w = np.asarray(w, dtype=np.float32)
+    if w.ndim == 1:
+        w = w.reshape(-1, 1)
+    rows, cols = w.shape
+    g = cols if group_size is None else group_size
+    n_groups = -(-cols // g)
+    pad = n_groups * g - cols
+    if pad:
+        w = np.concatenate([w, np.repeat(w[:, -1:], pad, axis=1)], axis=1)
+    return w.reshape(rows, n_groups, g), cols
+
+
+def rtn_grouped(w: np.ndarray, bits: int, group_size: int | None = None, *,
+                symmetric: bool = False) -> Quantized:
+    """Round-to-nearest with one scale (and zero point) per group of `group_size` consecutive
+    input elements of each row (None: one per row).
+
+    Asymmetric: the grid spans [min(lo, 0), max(hi, 0)] so the integer zero point lies in
+    [0, 2**bits - 1] and fits in `bits` bits (as GPTQ / AWQ checkpoints store it).
+    Symmetric: scale = absmax / (2**(bits-1) - 1), codes offset by 2**(bits-1) (zero point
+    implied, not stored). Error per weight <= scale / 2 in both cases.
+    """
+    grouped, cols = group_view(w, group_size)
+    if symmetric:
+        half = 2 ** (bits - 1)
+        amax = np.abs(grouped).max(axis=2)
+        scale = np.where(amax > 0, amax / (half - 1), 1.0).astype(np.float32)
+        zero = np.full_like(scale, half)
+    else:
+        lo = np.minimum(grouped.min(axis=2), 0.0)
+        hi = np.maximum(grouped.max(axis=2), 0.0)
+        scale, zero = affine_params(lo, hi, bits)
+    codes = affine_codes(grouped, scale[..., None], zero[..., None], bits)
+    codes = codes.reshape(grouped.shape[0], -1)[:, :cols]
+    return Quantized(codes=codes, code_bits=bits, scale=scale, zero=zero,
+                     group_size=grouped.shape[2])
