@@ -7,7 +7,7 @@ transformers modeling code declares them, grouped into the operators that read t
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from qmcsim.models.shape import Attention, Layer, ModelShape, Operator, Tensor, TensorClass
 
@@ -33,6 +33,30 @@ def _int(cfg: Mapping[str, Any], key: str, default: Any = ...) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise UnsupportedModel(key, f"expected a non-negative integer, got {value!r}")
     return value
+
+
+class Dims(NamedTuple):
+    """The config fields every decoder family shares."""
+
+    hidden: int
+    heads: int
+    kv: int
+    hd: int
+    inter: int
+    vocab: int
+    n_layers: int
+
+
+def decoder_dims(cfg: Mapping[str, Any], *, head_dim_field: bool = True) -> Dims:
+    """`head_dim_field`: the family reads an explicit `head_dim` (else hidden / heads)."""
+    hidden = _int(cfg, "hidden_size")
+    heads = _int(cfg, "num_attention_heads")
+    if heads == 0:
+        raise UnsupportedModel("num_attention_heads", "a positive integer expected, got 0")
+    hd = _int(cfg, "head_dim", hidden // heads) if head_dim_field else hidden // heads
+    return Dims(hidden=hidden, heads=heads, kv=_int(cfg, "num_key_value_heads", heads), hd=hd,
+                inter=_int(cfg, "intermediate_size"), vocab=_int(cfg, "vocab_size"),
+                n_layers=_int(cfg, "num_hidden_layers"))
 
 
 def matrix(name: str, cls: TensorClass, layer: int | None, rows: int, cols: int) -> Tensor:
@@ -80,13 +104,7 @@ def head_ops(cfg: Mapping[str, Any], hidden: int, vocab: int, table: Tensor,
 # --- Llama, Qwen2/2.5, Qwen3, Mistral, SmolLM, MobileLLM, TinyLlama ------------------------
 
 def build_llama_like(cfg: Mapping[str, Any]) -> dict[str, Any]:
-    hidden = _int(cfg, "hidden_size")
-    heads = _int(cfg, "num_attention_heads")
-    kv = _int(cfg, "num_key_value_heads", heads)
-    hd = _int(cfg, "head_dim", hidden // heads)
-    inter = _int(cfg, "intermediate_size")
-    vocab = _int(cfg, "vocab_size")
-    n_layers = _int(cfg, "num_hidden_layers")
+    hidden, heads, kv, hd, inter, vocab, n_layers = decoder_dims(cfg)
     model_type = _get(cfg, "model_type", "llama")
     qkv_bias = bool(_get(cfg, "attention_bias", model_type == "qwen2"))
     o_bias = bool(_get(cfg, "attention_bias", False)) and model_type != "qwen2"
@@ -136,12 +154,7 @@ def build_llama_like(cfg: Mapping[str, Any]) -> dict[str, Any]:
 # --- Phi-1 / Phi-1.5 / Phi-2 (parallel attention + MLP, biases, LayerNorm) ------------------
 
 def build_phi(cfg: Mapping[str, Any]) -> dict[str, Any]:
-    hidden = _int(cfg, "hidden_size")
-    heads = _int(cfg, "num_attention_heads")
-    kv = _int(cfg, "num_key_value_heads", heads)
-    hd = hidden // heads
-    inter = _int(cfg, "intermediate_size")
-    vocab = _int(cfg, "vocab_size")
+    hidden, heads, kv, hd, inter, vocab, n_layers = decoder_dims(cfg, head_dim_field=False)
     qk_norm = bool(_get(cfg, "qk_layernorm", False))
     embed, table = embedding_parts(cfg, hidden, vocab)
     layers = []
@@ -182,12 +195,7 @@ def build_phi(cfg: Mapping[str, Any]) -> dict[str, Any]:
 # --- Phi-3 (fused qkv and gate_up) ----------------------------------------------------------
 
 def build_phi3(cfg: Mapping[str, Any]) -> dict[str, Any]:
-    hidden = _int(cfg, "hidden_size")
-    heads = _int(cfg, "num_attention_heads")
-    kv = _int(cfg, "num_key_value_heads", heads)
-    hd = _int(cfg, "head_dim", hidden // heads)
-    inter = _int(cfg, "intermediate_size")
-    vocab = _int(cfg, "vocab_size")
+    hidden, heads, kv, hd, inter, vocab, n_layers = decoder_dims(cfg)
     window = _get(cfg, "sliding_window", None)
     embed, table = embedding_parts(cfg, hidden, vocab)
     layers = []
@@ -299,13 +307,7 @@ def build_gemma(cfg: Mapping[str, Any]) -> dict[str, Any]:
     - LM head tied to `embed_tokens`;
     - Gemma-2: alternating sliding-window (`sliding_window`, even layers) and global layers.
     """
-    hidden = _int(cfg, "hidden_size")
-    heads = _int(cfg, "num_attention_heads")
-    kv = _int(cfg, "num_key_value_heads", heads)
-    hd = _int(cfg, "head_dim", hidden // heads)
-    inter = _int(cfg, "intermediate_size")
-    vocab = _int(cfg, "vocab_size")
-    n_layers = _int(cfg, "num_hidden_layers")
+    hidden, heads, kv, hd, inter, vocab, n_layers = decoder_dims(cfg)
     gemma2 = _get(cfg, "model_type") == "gemma2"
     bias = bool(_get(cfg, "attention_bias", False))
     window = _int(cfg, "sliding_window", 0) or None

@@ -19,6 +19,7 @@ from qmcsim.models.hf import (
     _get,
     _int,
     attention_op,
+    decoder_dims,
     embedding_parts,
     head_ops,
     matmul,
@@ -44,14 +45,8 @@ def _kv_sources(cfg: Mapping[str, Any], n_layers: int) -> list[int]:
 
 
 def build_hymba(cfg: Mapping[str, Any]) -> dict[str, Any]:
-    hidden = _int(cfg, "hidden_size")
-    heads = _int(cfg, "num_attention_heads")
-    kv = _int(cfg, "num_key_value_heads", heads)
-    hd = hidden // heads
+    hidden, heads, kv, hd, inter, vocab, n_layers = decoder_dims(cfg, head_dim_field=False)
     v_hd = _int(cfg, "v_head_dim", hd)
-    inter = _int(cfg, "intermediate_size")
-    vocab = _int(cfg, "vocab_size")
-    n_layers = _int(cfg, "num_hidden_layers")
     d_inner = _int(cfg, "mamba_expand") * hidden
     d_state = _int(cfg, "mamba_d_state")
     d_conv = _int(cfg, "mamba_d_conv")
