@@ -42,6 +42,8 @@ from qmcsim.memories.dram.spec import LPDDR5_CONSTRAINTS
 
 CAL_BURSTS = 4096  # calibration stream length (bursts); 16 row stripes of the default mapping
 CAL_REFRESH_BURSTS = 16384  # long enough to cross ~10 all-bank refresh intervals
+CAL_TURN_LEAD = 512  # the stream a direction switch follows
+CAL_TURN_MAX_LOG2 = 11  # direction-switch costs for 1, 2, 4, ... 2048 bursts
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,8 +54,8 @@ class StreamCosts:
     r_write: float
     fill_read: float  # extra start-up of a multi-burst stream over the one-burst latency
     fill_write: float
-    turn_rw: float  # extra cycles when writes follow reads on a busy channel
-    turn_wr: float  # extra cycles when reads follow writes
+    turn_rw: tuple[float, ...]  # extra cycles when 2**k writes follow reads, k = 0, 1, ...
+    turn_wr: tuple[float, ...]  # extra cycles when 2**k reads follow writes
     refresh_read: float  # cycles lost per refresh boundary a read stream crosses
     refresh_write: float
     refresh_grid: int  # nREFI (all-bank) or nREFIpb (per-bank); 0 = no refresh
@@ -112,14 +114,19 @@ def _derive_costs_json(text: str) -> StreamCosts:
         r = (d2 - d1) / n
         rates.append(r)
         fills.append(d1 - first[1] - (n - 1) * r)
-    (d_r, d_rw), _ = _run_streams(params, [(n, False), (n, True)])
-    (d_w, d_wr), _ = _run_streams(params, [(n, True), (n, False)])
-    # the burst controller may finish the first stream after the second started (write drain
-    # interleaves): what is derived is the pair's total time beyond two single streams
-    (alone_r, _), _ = _run_streams(params, [(n, False), (n, False)])
-    (alone_w, _), _ = _run_streams(params, [(n, True), (n, True)])
-    turn_rw = max(d_r, d_rw) - alone_r - n * rates[1]
-    turn_wr = max(d_w, d_wr) - alone_w - n * rates[0]
+    # direction switches: a stream of 2**k bursts behind a stream of the other direction. The
+    # burst controller may finish the first stream after the second started (write draining
+    # interleaves them): what is derived is the pair's total time beyond the first alone
+    turns: list[tuple[float, ...]] = []
+    for is_write in (False, True):
+        (alone,), _ = _run_streams(params, [(CAL_TURN_LEAD, is_write)])
+        table = []
+        for k in range(CAL_TURN_MAX_LOG2 + 1):
+            (d1, d2), _ = _run_streams(params, [(CAL_TURN_LEAD, is_write),
+                                                (2**k, not is_write)])
+            table.append(max(d1, d2) - alone - 2**k * rates[0 if is_write else 1])
+        turns.append(tuple(table))
+    turn_rw, turn_wr = turns
     refresh = params.controller.refresh
     grid = v["nREFIpb"] if refresh == "per_bank" else v["nREFI"]
     penalties = []
@@ -238,8 +245,9 @@ class FastChannels:
 
         r = c.r_write if is_write else c.r_read
         fill = c.fill_write if is_write else c.fill_read
-        turn = np.where(self.last_write == is_write, 0.0,
-                        c.turn_wr if not is_write else c.turn_rw)
+        table = np.asarray(c.turn_rw if is_write else c.turn_wr)
+        k = np.minimum(np.log2(np.maximum(n_ch, 1)).astype(np.int64), len(table) - 1)
+        turn = np.where(self.last_write == is_write, 0.0, table[k])
         firsts = c.first_write if is_write else c.first_read
         behind = self.free + r + np.where(self.used, turn, 0.0)
         extra = np.where(n_ch > 1, fill, 0.0)
