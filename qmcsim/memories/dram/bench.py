@@ -101,14 +101,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--set", dest="overrides", action="append", default=[])
     args = ap.parse_args(argv)
     if args.model:
-        runs = {f: model_steps(args.model, args.system, args.overrides, f)
+        per_fid = {f: model_steps(args.model, args.system, args.overrides, f)
                 for f in (("fast", "burst") if args.fidelity == "both" else (args.fidelity,))}
-        for f, steps in runs.items():
+        for f, steps in per_fid.items():
             for k, st in enumerate(steps):
                 line = (f"{f} step {k} {st.phase}: wall {st.wall_s:.3f} s, simulated "
                         f"{st.time_ns / 1e6:.4f} ms, energy {st.energy_pj / 1e6:.3f} uJ")
-                if f == "fast" and "burst" in runs:
-                    b = runs["burst"][k]
+                if f == "fast" and "burst" in per_fid:
+                    b = per_fid["burst"][k]
                     line += (f"; vs burst: latency {st.time_ns / b.time_ns - 1:+.3%}, energy "
                              f"{st.energy_pj / b.energy_pj - 1:+.3%}")
                 print(line)
