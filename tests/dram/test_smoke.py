@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import simpy
 
 from qmcsim.memories.base import Request, registry
@@ -24,9 +25,16 @@ def test_variant_states_only_differences(preset: DramParams) -> None:
     assert preset.org.bank_groups == 4 and preset.controller.address_mapping == "RoBaRaCoBgCh"
 
 
-def test_serve_moves_bytes_and_records_stats(preset: DramParams) -> None:
+def test_default_fidelity_is_fast(preset: DramParams) -> None:
+    assert preset.controller.fidelity == "fast"
+
+
+@pytest.mark.parametrize("fidelity", ["fast", "burst"])
+def test_serve_moves_bytes_and_records_stats(preset: DramParams, fidelity: str) -> None:
     env = simpy.Environment()
-    mem = DramMemory(env, "dram", preset, count=2)
+    params = preset.model_copy(update={
+        "controller": preset.controller.model_copy(update={"fidelity": fidelity})})
+    mem = DramMemory(env, "dram", params, count=2)
     done: list[tuple[str, float]] = []
 
     def client(name: str, req: Request) -> simpy.events.ProcessGenerator:
@@ -41,3 +49,8 @@ def test_serve_moves_bytes_and_records_stats(preset: DramParams) -> None:
     assert w.read_bytes == 64 * 1024 and kv.write_bytes == 4096
     assert w.row_hits + w.row_misses + w.row_conflicts == 64 * 1024 // 32
     assert w.dynamic_energy_pj > 0 and mem.background_energy_pj() > 0
+
+
+def test_fast_mode_has_no_command_log(preset: DramParams) -> None:
+    with pytest.raises(ValueError, match="command logs need"):
+        DramMemory(simpy.Environment(), "dram", preset, count=1, log_commands=True)

@@ -245,12 +245,23 @@ class ChannelController:
                         e, cmd, qi, hit = lst[0], PRE, q_pre[b], 1
                 else:
                     e, cmd, qi, hit = lst[0], ACT, q_act[b], 1
+                # max of the four node ready times, the command bus and the arrival, inline
+                # (builtin max() calls dominate the loop's cost)
                 t = R[qi[0]]
-                t = max(t, R[qi[1]])
-                t = max(t, R[qi[2]])
-                t = max(t, R[qi[3]])
-                t = max(t, cmd_free)
-                t = max(t, e[E_ARR])
+                rt = R[qi[1]]
+                if rt > t:
+                    t = rt
+                rt = R[qi[2]]
+                if rt > t:
+                    t = rt
+                rt = R[qi[3]]
+                if rt > t:
+                    t = rt
+                if cmd_free > t:
+                    t = cmd_free
+                rt = e[E_ARR]
+                if rt > t:
+                    t = rt
                 if t < best_t or (t == best_t and (hit < best_hit or (
                         hit == best_hit and e[E_SEQ] < best_e[E_SEQ]))):  # type: ignore[index]
                     best_t, best_e, best_cmd, best_hit = t, e, cmd, hit
@@ -328,7 +339,8 @@ class ChannelController:
         R = self.ready
         for idx, lat in self.t.updates[cmd][bank]:
             v = t + lat
-            R[idx] = max(R[idx], v)
+            if v > R[idx]:
+                R[idx] = v
 
     def _issue(self, cmd: int, bank: int, t: int, e: list[int] | None,
                queue: dict[int, list[list[int]]] | None, bank2: int | None = None) -> None:

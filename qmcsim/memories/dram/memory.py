@@ -18,6 +18,7 @@ import simpy
 
 from qmcsim.memories.base import ClassStats, Memory, Request, register
 from qmcsim.memories.dram.controller import ChannelController, CompiledTiming
+from qmcsim.memories.dram.fast import FastChannels
 from qmcsim.memories.dram.mapping import AddressMapping
 from qmcsim.memories.dram.params import DramParams, timing_cycles
 from qmcsim.memories.dram.spec import LPDDR5_CONSTRAINTS
@@ -71,12 +72,18 @@ class DramMemory(Memory):
                  *, log_commands: bool = False) -> None:
         super().__init__(env, name, params, count)
         self.dram = params
-        if params.controller.fidelity != "burst":
-            raise NotImplementedError(
-                f"memory {name!r}: DRAM fidelity {params.controller.fidelity!r} is not "
-                "implemented yet; set controller.fidelity to 'burst'")
-        self.mapping, self.controllers, self.command_logs = build_controllers(
-            params, count, log=log_commands)
+        self.fast: FastChannels | None = None
+        if params.controller.fidelity == "fast" and log_commands:
+            raise ValueError(f"memory {name!r}: command logs need controller.fidelity 'burst'")
+        self.controllers: list[ChannelController] = []
+        self.command_logs: list[list[tuple[int, int, int, int]]] | None = None
+        if params.controller.fidelity == "fast":
+            self.mapping = AddressMapping.parse(params.controller.address_mapping,
+                                                params.org.organisation(), count)
+            self.fast = FastChannels(params, self.mapping)
+        else:
+            self.mapping, self.controllers, self.command_logs = build_controllers(
+                params, count, log=log_commands)
         if self.mapping.capacity_bytes != self.capacity_bytes:
             raise ValueError("mapping capacity differs from count x capacity_bytes")
         self.t_ck_ns = params.timing.t_ck_ns
@@ -84,7 +91,8 @@ class DramMemory(Memory):
         self._waiting: dict[int, tuple[simpy.Event, Request, float, int]] = {}
         self._wake = env.event()
         self._cycle = 0  # controllers have been advanced up to (not including) this cycle
-        env.process(self._pump())
+        if self.fast is None:
+            env.process(self._pump())
 
     # ---- time conversion (the one place: qmcsim.units)
     def _ticks(self, cycles: float) -> float:
@@ -100,6 +108,9 @@ class DramMemory(Memory):
             raise ValueError(f"request [{request.address}, +{request.nbytes}) outside memory "
                              f"{self.name!r} of {self.capacity_bytes} bytes")
         now_cycle = self._cycles_at(self.env.now)
+        if self.fast is not None:
+            yield from self._serve_fast(request, now_cycle)
+            return
         self._advance(now_cycle)
         tag = next(self._tags)
         parts = request_bursts(self.mapping, request.address, request.nbytes)
@@ -110,6 +121,36 @@ class DramMemory(Memory):
         if not self._wake.triggered:
             self._wake.succeed()
         yield done
+
+    def _serve_fast(self, request: Request, now_cycle: int
+                    ) -> Generator[simpy.Event, object, None]:
+        assert self.fast is not None
+        res = self.fast.serve(request.address, request.nbytes, request.is_write, now_cycle)
+        arrived = self.env.now
+        st = self.stats.of(request.traffic_class)
+        st.row_hits += res.hits
+        st.row_misses += res.misses
+        st.row_conflicts += res.conflicts
+        st.queue_ticks += max(0.0, self._ticks(res.first_cycle) - arrived)
+        st.dynamic_energy_pj += self._request_energy_pj(request, res.misses + res.conflicts)
+        if request.is_write:
+            st.write_bytes += request.nbytes
+        else:
+            st.read_bytes += request.nbytes
+        st.requests += 1
+        done_ticks = self._ticks(res.done_cycle)
+        st.busy_ticks += done_ticks - arrived
+        yield self.env.timeout(max(0.0, done_ticks - arrived))
+
+    def _request_energy_pj(self, req: Request, activations: int) -> float:
+        """ACT+PRE per activation, core + I/O energy per bit moved (both fidelities)."""
+        p = self.dram.energy
+        bits = req.nbytes * BITS_PER_BYTE
+        if req.is_write:
+            per_bit = p.write_core_pj_per_bit + p.write_io_pj_per_bit
+        else:
+            per_bit = p.read_core_pj_per_bit + p.read_io_pj_per_bit
+        return p.act_pre_pj * activations + bits * per_bit
 
     def _advance(self, until_cycle: float) -> None:
         for ctrl in self.controllers:
@@ -128,7 +169,8 @@ class DramMemory(Memory):
         st.row_hits += hits
         st.row_misses += misses
         st.row_conflicts += conflicts
-        st.dynamic_energy_pj += self.dram.energy.act_pre_pj * (misses + conflicts)
+        st.dynamic_energy_pj += self._request_energy_pj(req, misses + conflicts) if parts == 1 \
+            else self.dram.energy.act_pre_pj * (misses + conflicts)
         st.queue_ticks += max(0.0, self._ticks(first) - arrived)
         done_ticks = max(self._ticks(done_cycle), getattr(event, "_qmc_done", 0.0))
         event._qmc_done = done_ticks  # type: ignore[attr-defined]
@@ -136,16 +178,11 @@ class DramMemory(Memory):
             self._waiting[tag] = (event, req, arrived, parts - 1)
             return
         del self._waiting[tag]
-        p = self.dram.energy
-        bits = req.nbytes * BITS_PER_BYTE
         if req.is_write:
             st.write_bytes += req.nbytes
-            pj = bits * (p.write_core_pj_per_bit + p.write_io_pj_per_bit)
         else:
             st.read_bytes += req.nbytes
-            pj = bits * (p.read_core_pj_per_bit + p.read_io_pj_per_bit)
         st.requests += 1
-        st.dynamic_energy_pj += pj
         st.busy_ticks += done_ticks - arrived
         delay = max(0.0, done_ticks - self.env.now)
         self.env.timeout(delay).callbacks.append(partial(_succeed, event))
@@ -175,6 +212,10 @@ class DramMemory(Memory):
 
     def refresh_energy_pj(self) -> float:
         e = self.dram.energy
+        if self.fast is not None:
+            per = e.refresh_pb_pj if self.dram.controller.refresh == "per_bank" \
+                else e.refresh_ab_pj
+            return self.fast.refreshes(self._cycles_at(self.env.now)) * per
         return sum(c.counters.refresh_ab * e.refresh_ab_pj + c.counters.refresh_pb * e.refresh_pb_pj
                    for c in self.controllers)
 
@@ -182,6 +223,10 @@ class DramMemory(Memory):
         """Standby energy of all channels up to now: active standby while a bank is open."""
         e = self.dram.energy
         now = self._cycles_at(self.env.now)
+        if self.fast is not None:
+            open_c = self.fast.open_cycles(now)
+            return (open_c * e.active_standby_mw
+                    + (now * self.count - open_c) * e.precharge_standby_mw) * self.t_ck_ns
         total = 0.0
         for c in self.controllers:
             open_c = min(c.open_cycles(now), now)
