@@ -44,7 +44,7 @@ class ReramParams(DeviceParams):
     @field_validator("level_means")
     @classmethod
     def _ascending_means(cls, v: list[float] | None) -> list[float] | None:
-        if v is not None and any(b <= a for a, b in zip(v, v[1:])):
+        if v is not None and any(b <= a for a, b in zip(v[:-1], v[1:], strict=True)):
             raise ValueError("level_means must be strictly ascending")
         return v
 
@@ -68,9 +68,9 @@ class ReramParams(DeviceParams):
             if got is not None and len(got) != levels:
                 raise ValueError(f"{name} must have {levels} entries for {self.bits_per_cell}"
                                  f" bits per cell, got {len(got)}")
-        if self.level_thresholds is not None and (
-                len(self.level_thresholds) != levels - 1 or any(
-                b <= a for a, b in zip(self.level_thresholds, self.level_thresholds[1:]))):
+        th = self.level_thresholds
+        if th is not None and (len(th) != levels - 1 or any(
+                b <= a for a, b in zip(th[:-1], th[1:], strict=True))):
             raise ValueError(f"level_thresholds must be {levels - 1} ascending values")
         if self.level_confusion is not None:
             rows = self.level_confusion

@@ -38,7 +38,7 @@ def gaussian_crossing(m1: float, s1: float, m2: float, s2: float) -> float:
     c = m2**2 / s2**2 - m1**2 / s1**2 + 2 * math.log(s2 / s1)
     disc = b * b - 4 * a * c
     if disc >= 0:
-        for root in sorted(((-b + sgn * math.sqrt(disc)) / (2 * a) for sgn in (1, -1))):
+        for root in sorted((-b + sgn * math.sqrt(disc)) / (2 * a) for sgn in (1, -1)):
             if m1 < root < m2:
                 return root
     return m1 + (m2 - m1) * s1 / (s1 + s2)   # no crossing between the means: sigma-weighted
