@@ -23,7 +23,8 @@ class FlashParams(DeviceParams):
     page_bytes: int = Field(gt=0)
     dies: int = Field(ge=1)
     planes_per_die: int = Field(ge=1)
-    raw_bit_error_rate: float = Field(ge=0, le=1)
+    raw_bit_error_rate: float = Field(
+        0.0, ge=0, le=1, description="per stored bit, after the controller's ECC if any")
 
 
 def array_bandwidth_gb_per_s(page_bytes: int, parallel_pages: int, t_page_ns: float) -> float:

@@ -6,13 +6,18 @@ each cell by program-and-verify pulses until it lands in its target level's wind
 pulse count differs per level. When a preset gives these MLC fields, the summary figures the
 engine uses (read latency; write latency, bandwidth and energy) are derived from them — one
 source of truth — and a preset that states both must agree.
+
+Noise fields (used by qmcsim.noise, not by the timing model): per-level conductance Gaussians
+(`level_means`, `level_sigmas`, normalised conductance, the programmed-state spread), extra
+read noise, power-law drift G(t) = G(t0) * (t / t0)**-nu, stuck-at-low/high cell fractions,
+or a measured level confusion matrix that replaces the Gaussians.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from qmcsim.memories.base import DeviceParams, register
 from qmcsim.memories.queued import QueuedMemory
@@ -92,6 +97,40 @@ class ReramParams(DeviceParams):
         data["sources"] = sources
         return data
 
+    level_thresholds: list[float] | None = Field(
+        default=None, description="read thresholds (levels - 1, ascending); default: where "
+                                  "neighbouring level Gaussians cross")
+    level_confusion: list[list[float]] | None = Field(
+        default=None, description="measured P(read level j | programmed level i), rows sum to 1; "
+                                  "replaces the Gaussians when given")
+    read_noise_sigma: float = Field(0.0, ge=0, description="normalised conductance, per read")
+    drift_nu: float = Field(0.0, ge=0, description="drift exponent: G(t) = G(t0) (t/t0)^-nu")
+    drift_t0_s: float = Field(1.0, gt=0, description="time after programming of the level data")
+    stuck_at_low_fraction: float = Field(0.0, ge=0, le=1, description="cells stuck at level 0")
+    stuck_at_high_fraction: float = Field(0.0, ge=0, le=1, description="cells stuck at the top")
+
+    @field_validator("level_sigmas")
+    @classmethod
+    def _positive_sigmas(cls, v: list[float] | None) -> list[float] | None:
+        if v is not None and any(s <= 0 for s in v):
+            raise ValueError("level_sigmas must all be > 0")
+        return v
+
+    @field_validator("level_means")
+    @classmethod
+    def _ascending_means(cls, v: list[float] | None) -> list[float] | None:
+        if v is not None and any(b <= a for a, b in zip(v[:-1], v[1:], strict=True)):
+            raise ValueError("level_means must be strictly ascending")
+        return v
+
+    @field_validator("level_confusion")
+    @classmethod
+    def _stochastic(cls, v: list[list[float]] | None) -> list[list[float]] | None:
+        if v is not None and (any(x < 0 for r in v for x in r)
+                              or any(abs(sum(r) - 1) > 1e-6 for r in v)):
+            raise ValueError("level_confusion rows must be probabilities summing to 1")
+        return v
+
     @model_validator(mode="after")
     def _consistent(self) -> ReramParams:
         cells_bits = self.array_rows * self.array_cols * self.bits_per_cell
@@ -104,6 +143,16 @@ class ReramParams(DeviceParams):
             if got is not None and len(got) != levels:
                 raise ValueError(f"{name} must have {levels} entries for {self.bits_per_cell}"
                                  f" bits per cell, got {len(got)}")
+        th = self.level_thresholds
+        if th is not None and (len(th) != levels - 1 or any(
+                b <= a for a, b in zip(th[:-1], th[1:], strict=True))):
+            raise ValueError(f"level_thresholds must be {levels - 1} ascending values")
+        if self.level_confusion is not None:
+            rows = self.level_confusion
+            if len(rows) != levels or any(len(r) != levels for r in rows):
+                raise ValueError(f"level_confusion must be {levels} x {levels}")
+        if self.stuck_at_low_fraction + self.stuck_at_high_fraction > 1:
+            raise ValueError("stuck_at_low_fraction + stuck_at_high_fraction must be <= 1")
         return self
 
 

