@@ -19,6 +19,7 @@ from qmcsim.formats.quantize import Quantized, qmc_quantize, rtn_per_channel, to
 from qmcsim.noise.inject import BitFlipNoise, LevelNoise, NoiseModel, perturb_codes, perturb_fp16
 from qmcsim.noise.mapping import code_error_table
 from qmcsim.noise.scale_search import search_multipliers
+from qmcsim.formats.qmc import QmcFormat
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,6 +45,7 @@ def quantize_tensor(w: np.ndarray, variant: Variant) -> QuantizedTensor:
     if variant.kind != "qmc":
         q = fmt.quantize(w)
         return QuantizedTensor(q=q, clean=q.dequantize())
+    assert isinstance(fmt, QmcFormat)
     rho, ib, ob = fmt.rho, fmt.inlier_bits, fmt.outlier_bits
     mult: float | np.ndarray = 1.0
     mse_mean = chosen_mean = None

@@ -11,13 +11,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from qmcsim.accuracy.interim_formats import INTERIM_FORMATS
 from qmcsim.config.devices import load_device
 from qmcsim.config.overrides import apply_overrides
 from qmcsim.config.sourced import rewrap_sourced
 from qmcsim.config.yamlio import read_yaml_mapping, validation_to_config_error
 from qmcsim.errors import ConfigError, QmcsimError
-from qmcsim.formats.base import format_registry
+from qmcsim.formats.base import FormatConfig, format_registry
 from qmcsim.memories.base import DeviceParams
 from qmcsim.noise.inject import LevelNoise, NoiseModel, noise_of_device
 
@@ -88,7 +87,7 @@ class Variant:
     name: str
     base: str                              # the configured variant it comes from
     config: VariantConfig
-    fmt: Any                               # FormatConfig or an interim format (has .quantize)
+    fmt: FormatConfig
     devices: dict[str, DeviceParams]       # component -> device
     noise: dict[str, NoiseModel]           # component -> error model (noisy ones only)
     rho: float | None
@@ -133,30 +132,17 @@ class ResolvedAccuracy:
         return out
 
 
-def resolve_format(raw: dict[str, Any], *, file: str, where: str) -> Any:
-    kind = raw.get("kind")
+def resolve_format(raw: dict[str, Any], *, file: str, where: str) -> FormatConfig:
+    """A registered storage format (qmcsim.formats); every one has a numerical quantizer."""
     registered = format_registry()
-    candidates: list[type[BaseModel]] = []
-    if kind in registered:
-        candidates.append(registered[kind])
-    if kind in INTERIM_FORMATS:
-        candidates.append(INTERIM_FORMATS[kind])
-    if not candidates:
-        known = sorted(set(registered) | set(INTERIM_FORMATS))
-        raise ConfigError(file, f"{where}.kind", f"one of {known} expected, got {kind!r}")
-    for cls in candidates:
-        try:
-            fmt = cls.model_validate(raw)
-        except ValidationError as exc:
-            raise validation_to_config_error(exc, file, where) from None
-        try:   # a registered format without a numerical quantizer yet: use the interim one
-            import numpy as np
-
-            fmt.quantize(np.zeros((1, 2), dtype=np.float32))
-        except NotImplementedError:
-            continue
-        return fmt
-    raise ConfigError(file, f"{where}.kind", f"format {kind!r} has no numerical quantizer yet")
+    kind = raw.get("kind")
+    if kind not in registered:
+        raise ConfigError(file, f"{where}.kind", f"one of {sorted(registered)} expected, "
+                          f"got {kind!r}")
+    try:
+        return registered[kind].model_validate(raw)
+    except ValidationError as exc:
+        raise validation_to_config_error(exc, file, where) from None
 
 
 def _resolve_variant(vc: VariantConfig, *, base: str, name: str, file: str, where: str,
@@ -225,7 +211,8 @@ def load_accuracy(path: str | Path, overrides: list[str] | None = None) -> Resol
                 raise ConfigError(file, f"rho_sweep.variants[{j}]",
                                   f"a qmc variant expected, {base!r} is {variants[i].kind!r}")
             for rho in cfg.rho_sweep.rhos:
-                if variants[i].rho is not None and abs(variants[i].rho - rho) < 1e-12:
+                base_rho = variants[i].rho
+                if base_rho is not None and abs(base_rho - rho) < 1e-12:
                     continue   # already evaluated as the variant itself
                 variants.append(_resolve_variant(
                     cfg.variants[i], base=base, name=f"{base}@rho={rho:g}", file=file,

@@ -8,6 +8,8 @@ Noise-free variants are evaluated once (seed column empty).
 
 from __future__ import annotations
 
+from functools import partial
+
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -67,9 +69,9 @@ def run_accuracy(resolved: ResolvedAccuracy, model: Any, ids: Any, targets: list
                     with torch.no_grad():
                         param.copy_(torch.from_numpy(np.ascontiguousarray(w_hat, np.float32)))
                 label = variant.name + ("" if seed is None else f" seed {seed}")
+                tick = None if on_window is None else partial(on_window, label)
                 ppl = perplexity(model, ids, context=cfg.context_tokens, stride=stride,
-                                 on_window=None if on_window is None
-                                 else (lambda label=label: on_window(label)))
+                                 on_window=tick)
                 runs.append({"variant": variant.name, "base": variant.base,
                              "format": variant.kind, "rho": variant.rho, "cells": variant.cells,
                              "mapping": variant.config.mapping,

@@ -10,7 +10,6 @@ import pytest
 import yaml
 
 from qmcsim.accuracy.config import load_accuracy
-from qmcsim.accuracy.interim_formats import InterimMxInt4
 from qmcsim.accuracy.stats import mean_ci95
 from qmcsim.errors import ConfigError
 
@@ -67,21 +66,6 @@ def test_mean_ci95_uses_student_t() -> None:
     assert mean == 11.0 and half == pytest.approx(12.706 * 2**0.5 / 2**0.5)
     mean, half = mean_ci95([1.0, 2.0, 3.0])
     assert half == pytest.approx(4.303 * 1.0 / 3**0.5)
-
-
-def test_interim_mxint4_blocks_share_power_of_two_scales() -> None:
-    import numpy as np
-
-    w = np.random.default_rng(0).standard_normal((4, 70)).astype(np.float32)
-    q = InterimMxInt4().quantize(w)
-    assert q.codes.min() >= 0 and q.codes.max() <= 15
-    s = np.asarray(q.scale)
-    assert np.all(np.log2(s) == np.round(np.log2(s)))
-    assert np.all(s[:, :32] == s[:, :1])                          # one scale per block
-    # within the clip range the error is at most half a step
-    err = np.abs(q.dequantize() - w)
-    inside = np.abs(w / s) <= 7
-    assert np.all(err[inside] <= s[inside] / 2 + 1e-7)
 
 
 def test_without_torch_the_command_says_how_to_install(tmp_path: Path) -> None:

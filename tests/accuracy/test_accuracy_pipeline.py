@@ -46,7 +46,7 @@ def config(tmp_path: Path, **extra: object) -> Path:
         "seeds": [0, 1],
         "variants": [
             {"name": "fp16", "format": {"kind": "fp16"}},
-            {"name": "rtn-int4", "format": {"kind": "rtn-int4"}},
+            {"name": "rtn-int4", "format": {"kind": "rtn", "bits": 4}},
             {"name": "qmc", "format": {"kind": "qmc", "rho": 0.3}, "scale_search": "mse"},
             {"name": "qmc-3b", "format": {"kind": "qmc", "rho": 0.3},
              "placement": {"codes": "qmc-reram-3b", "outlier_values": "qmc-mram"},
