@@ -95,7 +95,7 @@ def render_report(name: str, model: str, params: int, accounting: str, baseline:
     for _, row in summary.iterrows():
         col = {}
         for key, label, scale in labels:
-            value = f"{row[key] * scale:,.3f}"
+            value = f"{row[key] * scale:,.3f}" if pd.notna(row[key]) else "- (no copy)"
             ratio_key = f"{key}_vs_{baseline}"
             col[label] = f"{value} ({row[ratio_key]:.2f}x)" if ratio_key in row else value
         table[row["system"]] = col
