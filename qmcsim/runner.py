@@ -121,6 +121,15 @@ def resolved_config(run: ResolvedRun, prepared: list[tuple[ResolvedSystem, Place
     return out
 
 
+def onchip_capacity_bytes(system: ResolvedSystem, placement: Placement) -> int:
+    """Activations that fit here stay on chip: the staging buffer memory if the system has
+    one, else the compute preset's on-chip buffer."""
+    buffer = system.config.onchip_buffer
+    if buffer is None:
+        return system.compute.onchip_buffer_bytes
+    return system.devices[buffer].capacity_bytes * placement.counts[buffer]
+
+
 def simulate_system(run: ResolvedRun, system: ResolvedSystem, placement: Placement,
                     on_step: Callable[[Step], None] | None = None) -> SystemResult:
     env = simpy.Environment()
@@ -131,9 +140,10 @@ def simulate_system(run: ResolvedRun, system: ResolvedSystem, placement: Placeme
         steps = read_steps(stored)
     else:
         steps = TraceBuilder(run.model, placement, run.config.workload, run.config.accounting,
-                             system.compute.onchip_buffer_bytes).steps()
+                             onchip_capacity_bytes(system, placement)).steps()
     replay = Replay(memories, system.compute, system.config.format.compute_precision,
                     system.config.merge_sync_ns,
+                    onchip_buffer=system.config.onchip_buffer,
                     include_static=run.config.accounting == "full")
     trace = replay.run(steps, on_step=on_step)
     external = frozenset(m for m, mem in memories.items() if mem.is_external)

@@ -82,6 +82,10 @@ def _check_system(system: SystemConfig, where: str, file: str) -> None:
             raise ConfigError(file, f"{where}.placement.{key}",
                               f"a memory of this system expected ({', '.join(system.memories)}),"
                               f" got {mem!r}")
+    if system.onchip_buffer is not None and system.onchip_buffer not in system.memories:
+        raise ConfigError(file, f"{where}.onchip_buffer",
+                          f"a memory of this system expected ({', '.join(system.memories)}), "
+                          f"got {system.onchip_buffer!r}")
     needed = set(_components_of(system))
     for comp in COMPONENT_NAMES:
         if comp in needed and placement.get(comp) is None:

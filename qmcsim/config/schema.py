@@ -68,6 +68,9 @@ class SystemConfig(Frozen):
     packing: Literal["packed", "per_cell"] = Field(
         "packed", description="packed: codes bit-packed across cells (3-bit codes in 2-bit "
         "cells take 1.5 cells); per_cell: one code per cell (ceil(code bits / cell bits))")
+    onchip_buffer: str | None = Field(
+        None, description="memory (e.g. SRAM banks) that stages every byte between the other "
+        "memories and the compute: written and read once per byte streamed")
     merge_sync_ns: float = Field(
         0.0, ge=0, description="dual-clock FIFO crossing when one operator's weights come "
         "from several memories (QMC Eq. 3: 2-4 cycles)")

@@ -61,13 +61,15 @@ def build_memories(env: simpy.Environment, devices: dict[str, DeviceParams],
 
 class Replay:
     def __init__(self, memories: dict[str, Memory], compute: ComputeParams,
-                 precision: str, merge_sync_ns: float, include_static: bool) -> None:
+                 precision: str, merge_sync_ns: float, include_static: bool,
+                 onchip_buffer: str | None = None) -> None:
         self.memories = memories
         self.env = next(iter(memories.values())).env
         self.compute = compute
         self.precision = precision
         self.merge_sync_ticks = ns_to_ticks(merge_sync_ns)
         self.include_static = include_static
+        self.onchip_buffer = onchip_buffer
         self._static_seen: dict[str, float] = {}
 
     def _after(self, event: simpy.Event, ticks: float) -> Generator[simpy.Event, object, None]:
@@ -83,6 +85,8 @@ class Replay:
                               traffic_class=a.traffic_class)
             proc = env.process(self.memories[a.memory].serve(request))
             (weights if a.traffic_class == "weights" else others).append(proc)
+            if self.onchip_buffer is not None and a.memory != self.onchip_buffer:
+                others.extend(self._staged(request))
         waits = list(others)
         if len(weights) > 1 and self.merge_sync_ticks > 0:
             waits.append(env.process(self._after(env.all_of(weights), self.merge_sync_ticks)))
@@ -93,6 +97,16 @@ class Replay:
                 op.flops / self.compute.peak_flops_per_ns(self.precision))))
         if waits:
             yield env.all_of(waits)
+
+    def _staged(self, request: Request) -> list[simpy.Process]:
+        """The on-chip buffer between memories and compute: every byte streamed in is written
+        into it and read by the compute; every byte going out is written by the compute and
+        read out of it. Both run alongside the memory stream (double buffering)."""
+        buffer = self.memories[self.onchip_buffer] if self.onchip_buffer else None
+        assert buffer is not None
+        return [self.env.process(buffer.serve(Request(
+            address=0, nbytes=request.nbytes, is_write=is_write,
+            traffic_class=request.traffic_class))) for is_write in (True, False)]
 
     def _snapshot(self) -> dict[tuple[str, str], ClassStats]:
         return {(m, c): copy.copy(s) for m, mem in self.memories.items()
