@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
 import tempfile
 from pathlib import Path
+
+import pandas as pd
 
 
 def _slug(name: str) -> str:
@@ -35,3 +38,10 @@ def write_results_folder(parent: Path, run_name: str, files: dict[str, bytes]) -
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def csv_bytes(df: pd.DataFrame) -> bytes:
+    """A table as CSV, byte-for-byte reproducible (fixed float format and line ends)."""
+    buf = io.StringIO()
+    df.to_csv(buf, index=False, float_format="%.10g", lineterminator="\n")
+    return buf.getvalue().encode()

@@ -4,7 +4,6 @@ the devices' errors, over several seeds."""
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 import time
 from pathlib import Path
@@ -41,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from qmcsim.accuracy.config import load_accuracy
     from qmcsim.accuracy.model import load_model, load_text, require_torch, weight_targets
     from qmcsim.errors import ConfigError
-    from qmcsim.results import write_results_folder
+    from qmcsim.results import csv_bytes, write_results_folder
 
     resolved = load_accuracy(args.config, args.overrides)   # every config check first
     require_torch()
@@ -84,17 +83,11 @@ def run(args: argparse.Namespace) -> int:
                                  "weights": int(n_weights), "torch": str(torch.__version__),
                                  "load_s": round(load_s, 1), "evaluation_s": round(eval_s, 1)}
     files = {"resolved_config.yaml": yaml.safe_dump(resolved_dict, sort_keys=False).encode(),
-             "runs.csv": _csv(result.runs), "summary.csv": _csv(result.summary),
-             "tensors.csv": _csv(result.tensors)}
+             "runs.csv": csv_bytes(result.runs), "summary.csv": csv_bytes(result.summary),
+             "tensors.csv": csv_bytes(result.tensors)}
     folder = write_results_folder(args.out, cfg.name, files)
     print(f"\nresults: {folder}")
     return 0
-
-
-def _csv(df: pd.DataFrame) -> bytes:
-    buf = io.StringIO()
-    df.to_csv(buf, index=False, float_format="%.10g", lineterminator="\n")
-    return buf.getvalue().encode()
 
 
 def render_summary(summary: pd.DataFrame) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 from pathlib import Path
 
@@ -35,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from qmcsim.config.loader import load_run
     from qmcsim.report import footprint_table, per_memory_table, steps_table, summary_table
     from qmcsim.report import contention_table, traffic_table
-    from qmcsim.results import write_results_folder
+    from qmcsim.results import csv_bytes, write_results_folder
     from qmcsim.runner import check_stored_trace, prepare, resolved_config, simulate_system
     from qmcsim.runner import total_steps
 
@@ -57,22 +56,16 @@ def run(args: argparse.Namespace) -> int:
     files = {
         "resolved_config.yaml": yaml.safe_dump(resolved_config(run, prepared),
                                                sort_keys=False).encode(),
-        "summary.csv": _csv(summary),
-        "per_step.csv": _csv(steps),
-        "traffic.csv": _csv(traffic),
-        "per_memory.csv": _csv(per_memory),
-        "footprint.csv": _csv(footprint),
-        "contention.csv": _csv(contention),
+        "summary.csv": csv_bytes(summary),
+        "per_step.csv": csv_bytes(steps),
+        "traffic.csv": csv_bytes(traffic),
+        "per_memory.csv": csv_bytes(per_memory),
+        "footprint.csv": csv_bytes(footprint),
+        "contention.csv": csv_bytes(contention),
     }
     folder = write_results_folder(args.out, run.config.name, files)
     print(f"\nresults: {folder}")
     return 0
-
-
-def _csv(df: pd.DataFrame) -> bytes:
-    buf = io.StringIO()
-    df.to_csv(buf, index=False, float_format="%.10g", lineterminator="\n")
-    return buf.getvalue().encode()
 
 
 def render_report(name: str, model: str, params: int, accounting: str, baseline: str,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from qmcsim.commands.run import _csv
+from qmcsim.results import csv_bytes
 
 NAME = "sweep"
 HELP = "run a design-space sweep (local processes by default, or a Dask cluster)"
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr, leave=False) as bar:
         table = run_sweep(cfg, base, workers=args.workers, dask_address=args.dask,
                           on_point=bar.update)
-    files = {"points.csv": _csv(table),
+    files = {"points.csv": csv_bytes(table),
              "sweep.yaml": yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False).encode()}
     for i, r in enumerate(runs):
         files[f"point-{i:03d}-resolved_config.yaml"] = yaml.safe_dump(

@@ -63,6 +63,14 @@ def matrix(name: str, cls: TensorClass, layer: int | None, rows: int, cols: int)
     return Tensor(name=name, tensor_class=cls, layer=layer, rows=rows, cols=cols)
 
 
+def qkv_matrices(prefix: str, layer: int, heads: int, kv: int, hd: int, hidden: int
+                 ) -> list[Tensor]:
+    """Separate q, k and v projections (k and v over the KV heads: grouped-query attention)."""
+    return [matrix(prefix + "q_proj", "attention", layer, heads * hd, hidden),
+            matrix(prefix + "k_proj", "attention", layer, kv * hd, hidden),
+            matrix(prefix + "v_proj", "attention", layer, kv * hd, hidden)]
+
+
 def vector(name: str, cls: TensorClass, layer: int | None, size: int) -> Tensor:
     return Tensor(name=name, tensor_class=cls, layer=layer, rows=size, cols=1)
 
@@ -115,9 +123,7 @@ def build_llama_like(cfg: Mapping[str, Any]) -> dict[str, Any]:
     layers = []
     for i in range(n_layers):
         p = f"layers.{i}."
-        qkv = [matrix(p + "q_proj", "attention", i, heads * hd, hidden),
-               matrix(p + "k_proj", "attention", i, kv * hd, hidden),
-               matrix(p + "v_proj", "attention", i, kv * hd, hidden)]
+        qkv = qkv_matrices(p, i, heads, kv, hd, hidden)
         if qkv_bias:
             qkv += [vector(p + "q_proj.bias", "bias", i, heads * hd),
                     vector(p + "k_proj.bias", "bias", i, kv * hd),
@@ -160,9 +166,7 @@ def build_phi(cfg: Mapping[str, Any]) -> dict[str, Any]:
     layers = []
     for i in range(_int(cfg, "num_hidden_layers")):
         p = f"layers.{i}."
-        qkv = [matrix(p + "q_proj", "attention", i, heads * hd, hidden),
-               matrix(p + "k_proj", "attention", i, kv * hd, hidden),
-               matrix(p + "v_proj", "attention", i, kv * hd, hidden),
+        qkv = [*qkv_matrices(p, i, heads, kv, hd, hidden),
                vector(p + "q_proj.bias", "bias", i, heads * hd),
                vector(p + "k_proj.bias", "bias", i, kv * hd),
                vector(p + "v_proj.bias", "bias", i, kv * hd)]
@@ -316,9 +320,7 @@ def build_gemma(cfg: Mapping[str, Any]) -> dict[str, Any]:
     layers = []
     for i in range(n_layers):
         p = f"layers.{i}."
-        qkv = [matrix(p + "q_proj", "attention", i, heads * hd, hidden),
-               matrix(p + "k_proj", "attention", i, kv * hd, hidden),
-               matrix(p + "v_proj", "attention", i, kv * hd, hidden)]
+        qkv = qkv_matrices(p, i, heads, kv, hd, hidden)
         o = [matrix(p + "o_proj", "attention", i, hidden, heads * hd)]
         if bias:
             qkv += [vector(p + "q_proj.bias", "bias", i, heads * hd),
