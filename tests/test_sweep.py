@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 import yaml
 
 from qmcsim.sweep import SweepConfig, overrides_of, points
@@ -45,3 +46,15 @@ def test_a_bad_point_fails_before_anything_runs(run_cli, tmp_path):
     assert out.returncode == 2
     assert "systems[1].format.rho" in out.stderr and len(out.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "res").exists()
+
+
+def test_dask_sweep_gives_the_same_table_as_local(tmp_path):
+    distributed = pytest.importorskip("dask.distributed")
+    from qmcsim.sweep import load_sweep, run_sweep
+
+    cfg, base = load_sweep(_sweep(tmp_path, [0.2, 0.4]))
+    local = run_sweep(cfg, base, workers=1)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        remote = run_sweep(cfg, base, dask_address=cluster.scheduler_address)
+    pd.testing.assert_frame_equal(local, remote)
