@@ -58,6 +58,31 @@ def per_memory_table(traffic: pd.DataFrame, steps: pd.DataFrame) -> pd.DataFrame
                          "static_uj_per_token": g.static_pj / PJ_PER_UJ}).reset_index()
 
 
+SECONDS_PER_YEAR = 365.25 * 24 * 3600
+
+
+def lifetime_table(results: list[SystemResult], per_memory: pd.DataFrame,
+                   steps: pd.DataFrame, traffic: pd.DataFrame) -> pd.DataFrame:
+    """`per_memory` plus write endurance: years until the memory's cells wear out when decoding
+    without pause, writes spread evenly over its whole capacity (ideal wear levelling)."""
+    decode = steps[steps.phase == "decode"]
+    t = traffic[traffic.traffic_class != "static"].merge(decode[["system", "step"]],
+                                                         on=["system", "step"])
+    written = t.groupby(["system", "memory"]).write_bytes.sum()
+    rows = []
+    for r in results:
+        seconds = decode[decode.system == r.system.name].time_ns.sum() / 1e9
+        for mem, device in r.system.devices.items():
+            capacity = device.capacity_bytes * r.placement.counts[mem]
+            rate = written.get((r.system.name, mem), 0) / seconds if seconds else 0.0
+            years = float("inf") if rate == 0 else \
+                (device.endurance_cycles or float("inf")) * capacity / rate / SECONDS_PER_YEAR
+            rows.append({"system": r.system.name, "memory": mem,
+                         "endurance_cycles": device.endurance_cycles,
+                         "lifetime_years": years if device.endurance_cycles else float("nan")})
+    return per_memory.merge(pd.DataFrame(rows), on=["system", "memory"], how="left")
+
+
 def contention_table(traffic: pd.DataFrame, steps: pd.DataFrame) -> pd.DataFrame:
     """Per system, memory and traffic class over the decode steps: bytes per token, achieved
     bandwidth (bytes over the decode time), row-buffer hit rate, mean queueing delay."""

@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
     from qmcsim.config.loader import load_run
     from qmcsim.report import footprint_table, per_memory_table, steps_table, summary_table
-    from qmcsim.report import contention_table, traffic_table
+    from qmcsim.report import contention_table, lifetime_table, traffic_table
     from qmcsim.results import csv_bytes, write_results_folder
     from qmcsim.runner import check_stored_trace, prepare, resolved_config, simulate_system
     from qmcsim.runner import total_steps
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
                    for s, p in prepared]
     steps, traffic = steps_table(results), traffic_table(results)
     summary = summary_table(results, run.baseline)
-    per_memory = per_memory_table(traffic, steps)
+    per_memory = lifetime_table(results, per_memory_table(traffic, steps), steps, traffic)
     footprint = footprint_table(results)
     contention = contention_table(traffic, steps)
 

@@ -43,6 +43,8 @@ class DeviceParams(BaseModel):
     capacity_bytes: int = Field(gt=0, description="per unit")
     bits_per_cell: int = Field(ge=1, le=4)
     volatile: bool = True
+    endurance_cycles: float | None = Field(
+        default=None, gt=0, description="writes a cell survives; None: unlimited (DRAM, SRAM)")
     interface_bandwidth_gb_per_s: float | None = Field(
         default=None, gt=0, description="cap on the whole memory (shared bus), not per unit")
 
