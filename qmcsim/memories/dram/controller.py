@@ -16,6 +16,7 @@ soon as due, ahead of any other command.
 from __future__ import annotations
 
 from collections import deque
+from heapq import heappop, heappush, heapreplace
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -45,6 +46,8 @@ N_SLOTS = 7
 HIT, MISS, CONFLICT = 0, 1, 2
 # entry fields: arrival, bank, row, column, tag, seq, kind, first command cycle, is_write
 E_ARR, E_BANK, E_ROW, E_COL, E_TAG, E_SEQ, E_KIND, E_FIRST, E_WRITE = range(9)
+# a bank's FR-FCFS candidate: command, entry, bank-group and bank ready-time indices, arrival
+Cand = tuple[int, list[int], int, int, int]
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,24 @@ class ChannelController:
         self.fifo: deque[list[int]] = deque()
         self.rq: dict[int, list[list[int]]] = {}
         self.wq: dict[int, list[list[int]]] = {}
+        self.queues = (self.rq, self.wq)
+        # per queue and bank: the FR-FCFS candidate (command, entry, bank-group ready index,
+        # bank ready index, arrival) or None, and its version (bumped on every change)
+        self.cand: tuple[list[Cand | None], list[Cand | None]] = (
+            [None] * self.n_banks, [None] * self.n_banks)
+        self.ver = ([0] * self.n_banks, [0] * self.n_banks)
+        # candidate classes (queue, rank, kind): kind 0 column, 1 PRE, 2 ACT
+        n_cls = 2 * org.ranks * 3
+        self.pend: list[list[tuple[int, int, int, int]]] = [[] for _ in range(n_cls)]
+        self.rdy: list[list[tuple[int, int, int]]] = [[] for _ in range(n_cls)]
+        qt = timing.query
+        self.class_meta = tuple(
+            tuple(((q * org.ranks + r) * 3 + kind, qt[s][r * self.banks_per_rank][0],
+                   qt[s][r * self.banks_per_rank][1], 0 if kind == 0 else 1)
+                  for r in range(org.ranks)
+                  for kind, s in enumerate((SLOT[WR if q else RD], SLOT[PRE], SLOT[ACT])))
+            for q in (0, 1))
+        self.rank_of = [b // self.banks_per_rank for b in range(self.n_banks)]
         self.n_rq = self.n_wq = 0
         self.rq_cap, self.wq_cap = read_queue_size, write_queue_size
         self.wq_hi = max(1, round(write_high_watermark * write_queue_size))
@@ -191,10 +212,13 @@ class ChannelController:
         """Issue every command due before cycle `until`. Without `final`, stop when the input
         FIFO runs dry (more bursts may follow with later arrivals)."""
         R = self.ready
-        q_col_rd, q_col_wr = self.t.query[SLOT[RD]], self.t.query[SLOT[WR]]
-        q_pre, q_act = self.t.query[SLOT[PRE]], self.t.query[SLOT[ACT]]
-        open_row = self.open_row
         fifo = self.fifo
+        queues = self.queues
+        cands = self.cand
+        vers = self.ver
+        pends, rdys = self.pend, self.rdy
+        class_meta = self.class_meta
+        recand = self._recand
         while True:
             # admit arrived bursts into the read / write queues
             while fifo:
@@ -202,16 +226,28 @@ class ChannelController:
                 if head[E_WRITE]:
                     if self.n_wq >= self.wq_cap or head[E_ARR] > self.clk:
                         break
-                    head[E_ARR] = max(head[E_ARR], self.wq_free_t)
-                    self._enqueue(self.wq, head)
+                    if self.wq_free_t > head[E_ARR]:
+                        head[E_ARR] = self.wq_free_t
+                    q = 1
                     self.n_wq += 1
                 else:
                     if self.n_rq >= self.rq_cap or head[E_ARR] > self.clk:
                         break
-                    head[E_ARR] = max(head[E_ARR], self.rq_free_t)
-                    self._enqueue(self.rq, head)
+                    if self.rq_free_t > head[E_ARR]:
+                        head[E_ARR] = self.rq_free_t
+                    q = 0
                     self.n_rq += 1
                 fifo.popleft()
+                b = head[E_BANK]
+                lst = queues[q].get(b)
+                if lst is None:
+                    queues[q][b] = [head]
+                    recand(q, b)
+                else:
+                    lst.append(head)
+                    c = cands[q][b]
+                    if c[0] == PRE and head[E_ROW] == self.open_row[b]:  # type: ignore[index]
+                        recand(q, b)
             if not final and not fifo:
                 return
             # read/write mode (write draining by watermarks)
@@ -221,73 +257,137 @@ class ChannelController:
                     self.writing = False
             elif n_wq >= self.wq_hi or (n_rq == 0 and n_wq > 0):
                 self.writing = True
-            if self.writing:
-                queue, q_col, col_cmd = self.wq, q_col_wr, WR
-            else:
-                queue, q_col, col_cmd = self.rq, q_col_rd, RD
-            # FR-FCFS: the command legal earliest; ties -> row hit, then oldest
-            best_t = INF
-            best_e = None
-            best_cmd = 0
-            best_hit = 1
+            q = 1 if self.writing else 0
+            # FR-FCFS: the command legal earliest; ties -> row hit, then oldest. Per class
+            # (queue, rank, column/PRE/ACT) the shared part of the ready time is G (channel and
+            # rank nodes, command bus); the bank part L (bank group, bank, arrival) sits in
+            # `pend` keyed by a lower bound of L (ready times only grow), or, once L <= G, in
+            # `rdy` keyed by age. Stale entries (older candidate versions) are dropped lazily.
+            best_t: float = INF
+            best_seq = best_hit = 0
+            best_b = -1
             cmd_free = self.cmd_free
-            for b, lst in queue.items():
-                orow = open_row[b]
-                e = None
-                if orow != NO_ROW:
-                    for x in lst:
-                        if x[E_ROW] == orow:
-                            e = x
-                            break
-                    if e is not None:
-                        cmd, qi, hit = col_cmd, q_col[b], 0
+            cand_q = cands[q]
+            ver_q = vers[q]
+            for ci, gc, gr, hit in class_meta[q]:
+                pend = pends[ci]
+                rdy = rdys[ci]
+                if not pend and not rdy:
+                    continue
+                g = R[gc]
+                rt = R[gr]
+                if rt > g:
+                    g = rt
+                if cmd_free > g:
+                    g = cmd_free
+                if g > best_t:
+                    continue  # every candidate of the class is later than the best so far
+                while pend and pend[0][0] <= g:
+                    ent = heappop(pend)
+                    b = ent[2]
+                    if ver_q[b] != ent[3]:
+                        continue
+                    c = cand_q[b]
+                    lt = R[c[2]]  # type: ignore[index]
+                    rt = R[c[3]]  # type: ignore[index]
+                    if rt > lt:
+                        lt = rt
+                    if c[4] > lt:  # type: ignore[index]
+                        lt = c[4]  # type: ignore[index]
+                    if lt <= g:
+                        heappush(rdy, (ent[1], b, ent[3]))
                     else:
-                        e, cmd, qi, hit = lst[0], PRE, q_pre[b], 1
-                else:
-                    e, cmd, qi, hit = lst[0], ACT, q_act[b], 1
-                # max of the four node ready times, the command bus and the arrival, inline
-                # (builtin max() calls dominate the loop's cost)
-                t = R[qi[0]]
-                rt = R[qi[1]]
-                if rt > t:
-                    t = rt
-                rt = R[qi[2]]
-                if rt > t:
-                    t = rt
-                rt = R[qi[3]]
-                if rt > t:
-                    t = rt
-                if cmd_free > t:
-                    t = cmd_free
-                rt = e[E_ARR]
-                if rt > t:
-                    t = rt
+                        heappush(pend, (lt, ent[1], b, ent[3]))
+                t = -1
+                while rdy:
+                    ent = rdy[0]
+                    b = ent[1]
+                    if ver_q[b] != ent[2]:
+                        heappop(rdy)
+                        continue
+                    c = cand_q[b]
+                    lt = R[c[2]]  # type: ignore[index]
+                    rt = R[c[3]]  # type: ignore[index]
+                    if rt > lt:
+                        lt = rt
+                    if c[4] > lt:  # type: ignore[index]
+                        lt = c[4]  # type: ignore[index]
+                    if lt > g:
+                        heappop(rdy)
+                        heappush(pend, (lt, ent[0], b, ent[2]))
+                        continue
+                    t, seq = g, ent[0]
+                    break
+                if t < 0:
+                    while pend:
+                        ent = pend[0]
+                        b = ent[2]
+                        if ver_q[b] != ent[3]:
+                            heappop(pend)
+                            continue
+                        c = cand_q[b]
+                        lt = R[c[2]]  # type: ignore[index]
+                        rt = R[c[3]]  # type: ignore[index]
+                        if rt > lt:
+                            lt = rt
+                        if c[4] > lt:  # type: ignore[index]
+                            lt = c[4]  # type: ignore[index]
+                        if lt != ent[0]:
+                            heapreplace(pend, (lt, ent[1], b, ent[3]))
+                            continue
+                        t, seq = lt, ent[1]
+                        break
+                    if t < 0:
+                        continue
                 if t < best_t or (t == best_t and (hit < best_hit or (
-                        hit == best_hit and e[E_SEQ] < best_e[E_SEQ]))):  # type: ignore[index]
-                    best_t, best_e, best_cmd, best_hit = t, e, cmd, hit
+                        hit == best_hit and seq < best_seq))):
+                    best_t, best_seq, best_hit, best_b = t, seq, hit, b
             # a burst arriving before that decision joins the queues first
             if fifo:
                 head = fifo[0]
                 room = self.n_wq < self.wq_cap if head[E_WRITE] else self.n_rq < self.rq_cap
                 if room and head[E_ARR] <= best_t:
-                    self.clk = max(self.clk, head[E_ARR])
+                    if head[E_ARR] > self.clk:
+                        self.clk = head[E_ARR]
                     continue
-            if (best_e is not None and self.ref_due <= best_t) or (
-                    best_e is None and until < INF and self.ref_due < until):
+            if (best_b >= 0 and self.ref_due <= best_t) or (
+                    best_b < 0 and until < INF and self.ref_due < until):
                 if self.ref_due >= until or not self._refresh_step(until):
                     return
                 continue
-            if best_e is None or best_t >= until:
+            if best_b < 0 or best_t >= until:
                 return
-            self._issue(best_cmd, best_e[E_BANK], int(best_t), best_e, queue)
+            c = cand_q[best_b]
+            self._issue(c[0], best_b, int(best_t), c[1], q)  # type: ignore[index]
 
-    @staticmethod
-    def _enqueue(queue: dict[int, list[list[int]]], e: list[int]) -> None:
-        lst = queue.get(e[E_BANK])
-        if lst is None:
-            queue[e[E_BANK]] = [e]
+    def _recand(self, q: int, b: int) -> None:
+        """Recompute the FR-FCFS candidate of bank `b` in queue `q` (0 read, 1 write)."""
+        ver = self.ver[q]
+        ver[b] += 1
+        lst = self.queues[q].get(b)
+        if not lst:
+            self.cand[q][b] = None
+            return
+        orow = self.open_row[b]
+        e = None
+        if orow != NO_ROW:
+            for x in lst:
+                if x[E_ROW] == orow:
+                    e = x
+                    break
+            if e is not None:
+                kind, cmd = 0, (WR if q else RD)
+            else:
+                e, kind, cmd = lst[0], 1, PRE
         else:
-            lst.append(e)
+            e, kind, cmd = lst[0], 2, ACT
+        qi = self.t.query[SLOT[cmd]][b]
+        arr = e[E_ARR]
+        self.cand[q][b] = (cmd, e, qi[2], qi[3], arr)
+        R = self.ready
+        lt = max(R[qi[2]], R[qi[3]], arr)
+        heappush(self.pend[(q * self.t.org.ranks + self.rank_of[b]) * 3 + kind],
+                 (lt, e[E_SEQ], b, ver[b]))
 
     def _earliest(self, cmd: int, bank: int) -> int:
         R = self.ready
@@ -343,17 +443,24 @@ class ChannelController:
                 R[idx] = v
 
     def _issue(self, cmd: int, bank: int, t: int, e: list[int] | None,
-               queue: dict[int, list[list[int]]] | None, bank2: int | None = None) -> None:
+               q: int | None, bank2: int | None = None) -> None:
         open_row = self.open_row
         if cmd == RD or cmd == WR:
             row = open_row[bank]
-            lst = queue[bank]  # type: ignore[index]
+            queue = self.queues[q]  # type: ignore[index]
+            lst = queue[bank]
             lst.remove(e)  # type: ignore[arg-type]
             if not lst:
-                del queue[bank]  # type: ignore[union-attr]
+                del queue[bank]
             if self.closed_page and not any(x[E_ROW] == row for x in lst):
-                cmd = RDA if cmd == RD else WRA
-        self._apply(cmd, bank, t)
+                cmd = RDA if cmd == RD else WRA  # _close below updates the candidates
+            else:
+                self._recand(q, bank)  # type: ignore[arg-type]
+        R = self.ready
+        for idx, lat in self.t.updates[cmd][bank]:
+            v = t + lat
+            if v > R[idx]:
+                R[idx] = v
         if bank2 is not None:
             self._apply(cmd, bank2, t)
         self.cmd_free = t + self.t.command_bus
@@ -374,6 +481,7 @@ class ChannelController:
                         idx = (1 + r) * N_SLOTS + slot
                         self.ready[idx] = max(self.ready[idx], h[0] + lat)
             open_row[bank] = e[E_ROW]  # type: ignore[index]
+            self._recand_both(bank)
             if self.n_open == 0:
                 self.open_since = t
             self.n_open += 1
@@ -421,8 +529,15 @@ class ChannelController:
                 del self.tags[tag]
                 self.finished.append((tag, rec[1], rec[2], rec[3], rec[4], rec[5]))
 
+    def _recand_both(self, b: int) -> None:
+        if b in self.rq or self.cand[0][b] is not None:
+            self._recand(0, b)
+        if b in self.wq or self.cand[1][b] is not None:
+            self._recand(1, b)
+
     def _close(self, bank: int, t: int) -> None:
         self.open_row[bank] = NO_ROW
+        self._recand_both(bank)
         self.n_open -= 1
         if self.n_open == 0:
             self.counters.open_cycles += t - self.open_since
