@@ -219,6 +219,14 @@ class ChannelController:
         pends, rdys = self.pend, self.rdy
         class_meta = self.class_meta
         recand = self._recand
+        updates = self.t.updates
+        command_bus = self.t.command_bus
+        log = self.log
+        closed_page = self.closed_page
+        n_rd_done, n_wr_done = self.n_cl + self.n_bl, self.n_cwl + self.n_bl
+        rq_cap_1, wq_cap_1 = self.rq_cap - 1, self.wq_cap - 1
+        tags = self.tags
+        finished = self.finished
         while True:
             # admit arrived bursts into the read / write queues
             while fifo:
@@ -358,7 +366,65 @@ class ChannelController:
             if best_b < 0 or best_t >= until:
                 return
             c = cand_q[best_b]
-            self._issue(c[0], best_b, int(best_t), c[1], q)  # type: ignore[index]
+            cmd = c[0]  # type: ignore[index]
+            e = c[1]  # type: ignore[index]
+            t = int(best_t)
+            if cmd == PRE or cmd == ACT:
+                self._issue(cmd, best_b, t, e)
+                continue
+            # column command (inline: the common case)
+            b = best_b
+            lst = queues[q][b]
+            if lst[0] is e:
+                del lst[0]
+            else:
+                lst.remove(e)
+            if not lst:
+                del queues[q][b]
+            row = e[E_ROW]
+            auto = closed_page and not any(x[E_ROW] == row for x in lst)
+            if auto:
+                cmd = RDA if cmd == RD else WRA
+            for idx, lat in updates[cmd][b]:
+                v = t + lat
+                if v > R[idx]:
+                    R[idx] = v
+            self.cmd_free = t + command_bus
+            self.clk = t
+            if log is not None:
+                log.append((t, cmd, b, row))
+            first = e[E_FIRST]
+            if first < 0:
+                first = e[E_FIRST] = t
+            counters = self.counters
+            if q:
+                counters.writes += 1
+                done = t + n_wr_done
+                self.n_wq -= 1
+                if self.n_wq == wq_cap_1:
+                    self.wq_free_t = t
+            else:
+                counters.reads += 1
+                done = t + n_rd_done
+                self.n_rq -= 1
+                if self.n_rq == rq_cap_1:
+                    self.rq_free_t = t
+            if auto:
+                self._close(b, t)
+            else:
+                recand(q, b)
+            kind = e[E_KIND]
+            tag = e[E_TAG]
+            rec = tags[tag]
+            rec[0] -= 1
+            if rec[1] < 0 or first < rec[1]:
+                rec[1] = first
+            if done > rec[2]:
+                rec[2] = done
+            rec[3 + (HIT if kind < 0 else kind)] += 1
+            if rec[0] == 0:
+                del tags[tag]
+                finished.append((tag, rec[1], rec[2], rec[3], rec[4], rec[5]))
 
     def _recand(self, q: int, b: int) -> None:
         """Recompute the FR-FCFS candidate of bank `b` in queue `q` (0 read, 1 write)."""
@@ -406,7 +472,7 @@ class ChannelController:
                     t = max(self._earliest(PREA, first), due)
                     if t >= until:
                         return False
-                    self._issue(PREA, first, t, None, None)
+                    self._issue(PREA, first, t, None)
                     return True
             starts = [max(self._earliest(REFAB, r * self.banks_per_rank), due)
                       for r in range(self.t.org.ranks)]
@@ -414,7 +480,7 @@ class ChannelController:
                 return False
             for r in range(self.t.org.ranks):
                 self._issue(REFAB, r * self.banks_per_rank,
-                            max(self._earliest(REFAB, r * self.banks_per_rank), due), None, None)
+                            max(self._earliest(REFAB, r * self.banks_per_rank), due), None)
             self.ref_due = due + self.n_refi
             return True
         # per-bank: banks p and p + n/2 of rank 0 .. (one pair per tREFIpb)
@@ -425,12 +491,12 @@ class ChannelController:
                 t = max(self._earliest(PRE, b), due)
                 if t >= until:
                     return False
-                self._issue(PRE, b, t, None, None)
+                self._issue(PRE, b, t, None)
                 return True
         t = max(self._earliest(REFPB, pair[0]), self._earliest(REFPB, pair[1]), due)
         if t >= until:
             return False
-        self._issue(REFPB, pair[0], t, None, None, pair[1])
+        self._issue(REFPB, pair[0], t, None, pair[1])
         self.ref_pair += 1
         self.ref_due = due + self.n_refi
         return True
@@ -443,19 +509,9 @@ class ChannelController:
                 R[idx] = v
 
     def _issue(self, cmd: int, bank: int, t: int, e: list[int] | None,
-               q: int | None, bank2: int | None = None) -> None:
+               bank2: int | None = None) -> None:
+        """Issue an ACT, PRE, PREA or refresh (column commands are issued inline in `run`)."""
         open_row = self.open_row
-        if cmd == RD or cmd == WR:
-            row = open_row[bank]
-            queue = self.queues[q]  # type: ignore[index]
-            lst = queue[bank]
-            lst.remove(e)  # type: ignore[arg-type]
-            if not lst:
-                del queue[bank]
-            if self.closed_page and not any(x[E_ROW] == row for x in lst):
-                cmd = RDA if cmd == RD else WRA  # _close below updates the candidates
-            else:
-                self._recand(q, bank)  # type: ignore[arg-type]
         R = self.ready
         for idx, lat in self.t.updates[cmd][bank]:
             v = t + lat
@@ -501,33 +557,8 @@ class ChannelController:
             c.refresh_ab += 1
         elif cmd == REFPB:
             c.refresh_pb += 1
-        else:  # column command
-            is_write = cmd == WR or cmd == WRA
-            if is_write:
-                c.writes += 1
-                done = t + self.n_cwl + self.n_bl
-                self.n_wq -= 1
-                if self.n_wq == self.wq_cap - 1:
-                    self.wq_free_t = t
-            else:
-                c.reads += 1
-                done = t + self.n_cl + self.n_bl
-                self.n_rq -= 1
-                if self.n_rq == self.rq_cap - 1:
-                    self.rq_free_t = t
-            if cmd == RDA or cmd == WRA:
-                self._close(bank, t)
-            kind = e[E_KIND]  # type: ignore[index]
-            rec = self.tags[e[E_TAG]]  # type: ignore[index]
-            rec[0] -= 1
-            if rec[1] < 0 or e[E_FIRST] < rec[1]:  # type: ignore[index]
-                rec[1] = e[E_FIRST]  # type: ignore[index]
-            rec[2] = max(rec[2], done)
-            rec[3 + (HIT if kind < 0 else kind)] += 1
-            if rec[0] == 0:
-                tag = e[E_TAG]  # type: ignore[index]
-                del self.tags[tag]
-                self.finished.append((tag, rec[1], rec[2], rec[3], rec[4], rec[5]))
+        else:
+            raise ValueError(f"_issue: column command {COMMANDS[cmd]}")
 
     def _recand_both(self, b: int) -> None:
         if b in self.rq or self.cand[0][b] is not None:
