@@ -164,7 +164,18 @@ class ChannelController:
                   for r in range(org.ranks)
                   for kind, s in enumerate((SLOT[WR if q else RD], SLOT[PRE], SLOT[ACT])))
             for q in (0, 1))
+        # [queue][kind][bank] -> (command, bank-group ready index, bank ready index, heap)
+        self.cand_tabs = tuple(
+            tuple(tuple((cmd, qt[SLOT[cmd]][b][2], qt[SLOT[cmd]][b][3],
+                         self.pend[(q * org.ranks + b // self.banks_per_rank) * 3 + kind])
+                        for b in range(self.n_banks))
+                  for kind, cmd in enumerate((WR if q else RD, PRE, ACT)))
+            for q in (0, 1))
         self.rank_of = [b // self.banks_per_rank for b in range(self.n_banks)]
+        # four-activate windows: (history, rank ready index offset of the ACT slot, latency)
+        self.act_windows = [(h, 1 * N_SLOTS + slot, lat)
+                            for h, (prec, slot, lat, _) in zip(self.act_hist, timing.windows,
+                                                               strict=True) if ACT in prec]
         self.n_rq = self.n_wq = 0
         self.rq_cap, self.wq_cap = read_queue_size, write_queue_size
         self.wq_hi = max(1, round(write_high_watermark * write_queue_size))
@@ -227,6 +238,10 @@ class ChannelController:
         rq_cap_1, wq_cap_1 = self.rq_cap - 1, self.wq_cap - 1
         tags = self.tags
         finished = self.finished
+        act_windows = self.act_windows
+        rank_of = self.rank_of
+        open_row = self.open_row
+        rq, wq = queues
         while True:
             # admit arrived bursts into the read / write queues
             while fifo:
@@ -369,11 +384,45 @@ class ChannelController:
             cmd = c[0]  # type: ignore[index]
             e = c[1]  # type: ignore[index]
             t = int(best_t)
-            if cmd == PRE or cmd == ACT:
-                self._issue(cmd, best_b, t, e)
+            b = best_b
+            if cmd == ACT or cmd == PRE:  # inline (the same as _issue)
+                for idx, lat in updates[cmd][b]:
+                    v = t + lat
+                    if v > R[idx]:
+                        R[idx] = v
+                self.cmd_free = t + command_bus
+                self.clk = t
+                if log is not None:
+                    log.append((t, cmd, b, e[E_ROW]))
+                if e[E_FIRST] < 0:
+                    e[E_FIRST] = t
+                if cmd == ACT:
+                    for h, off, lat in act_windows:
+                        h.append(t)
+                        if len(h) == h.maxlen:
+                            idx = rank_of[b] * N_SLOTS + off
+                            v = h[0] + lat
+                            if v > R[idx]:
+                                R[idx] = v
+                    open_row[b] = e[E_ROW]
+                    if self.n_open == 0:
+                        self.open_since = t
+                    self.n_open += 1
+                    self.counters.acts += 1
+                    if e[E_KIND] < 0:
+                        e[E_KIND] = MISS
+                else:
+                    open_row[b] = NO_ROW
+                    self.n_open -= 1
+                    if self.n_open == 0:
+                        self.counters.open_cycles += t - self.open_since
+                    e[E_KIND] = CONFLICT
+                if b in rq or cands[0][b] is not None:
+                    recand(0, b)
+                if b in wq or cands[1][b] is not None:
+                    recand(1, b)
                 continue
             # column command (inline: the common case)
-            b = best_b
             lst = queues[q][b]
             if lst[0] is e:
                 del lst[0]
@@ -429,31 +478,34 @@ class ChannelController:
     def _recand(self, q: int, b: int) -> None:
         """Recompute the FR-FCFS candidate of bank `b` in queue `q` (0 read, 1 write)."""
         ver = self.ver[q]
-        ver[b] += 1
+        v = ver[b] = ver[b] + 1
         lst = self.queues[q].get(b)
         if not lst:
             self.cand[q][b] = None
             return
         orow = self.open_row[b]
-        e = None
         if orow != NO_ROW:
-            for x in lst:
-                if x[E_ROW] == orow:
-                    e = x
+            for e in lst:
+                if e[E_ROW] == orow:
+                    tab = self.cand_tabs[q][0][b]
                     break
-            if e is not None:
-                kind, cmd = 0, (WR if q else RD)
             else:
-                e, kind, cmd = lst[0], 1, PRE
+                e = lst[0]
+                tab = self.cand_tabs[q][1][b]
         else:
-            e, kind, cmd = lst[0], 2, ACT
-        qi = self.t.query[SLOT[cmd]][b]
+            e = lst[0]
+            tab = self.cand_tabs[q][2][b]
+        cmd, ibg, ibk, heap = tab
         arr = e[E_ARR]
-        self.cand[q][b] = (cmd, e, qi[2], qi[3], arr)
+        self.cand[q][b] = (cmd, e, ibg, ibk, arr)
         R = self.ready
-        lt = max(R[qi[2]], R[qi[3]], arr)
-        heappush(self.pend[(q * self.t.org.ranks + self.rank_of[b]) * 3 + kind],
-                 (lt, e[E_SEQ], b, ver[b]))
+        lt = R[ibg]
+        x = R[ibk]
+        if x > lt:
+            lt = x
+        if arr > lt:
+            lt = arr
+        heappush(heap, (lt, e[E_SEQ], b, v))
 
     def _earliest(self, cmd: int, bank: int) -> int:
         R = self.ready
