@@ -225,6 +225,7 @@ class ChannelController:
         R = self.ready
         fifo = self.fifo
         queues = self.queues
+        rq, wq = queues
         cands = self.cand
         vers = self.ver
         pends, rdys = self.pend, self.rdy
@@ -235,31 +236,36 @@ class ChannelController:
         log = self.log
         closed_page = self.closed_page
         n_rd_done, n_wr_done = self.n_cl + self.n_bl, self.n_cwl + self.n_bl
-        rq_cap_1, wq_cap_1 = self.rq_cap - 1, self.wq_cap - 1
+        rq_cap, wq_cap = self.rq_cap, self.wq_cap
+        rq_cap_1, wq_cap_1 = rq_cap - 1, wq_cap - 1
+        wq_lo, wq_hi = self.wq_lo, self.wq_hi
         tags = self.tags
         finished = self.finished
         act_windows = self.act_windows
         rank_of = self.rank_of
         open_row = self.open_row
-        rq, wq = queues
+        counters = self.counters
+        # hot state as locals, written back before returning or calling another method
+        n_rq, n_wq, clk, cmd_free = self.n_rq, self.n_wq, self.clk, self.cmd_free
+        rq_free_t, wq_free_t, writing = self.rq_free_t, self.wq_free_t, self.writing
         while True:
             # admit arrived bursts into the read / write queues
             while fifo:
                 head = fifo[0]
                 if head[E_WRITE]:
-                    if self.n_wq >= self.wq_cap or head[E_ARR] > self.clk:
+                    if n_wq >= wq_cap or head[E_ARR] > clk:
                         break
-                    if self.wq_free_t > head[E_ARR]:
-                        head[E_ARR] = self.wq_free_t
+                    if wq_free_t > head[E_ARR]:
+                        head[E_ARR] = wq_free_t
                     q = 1
-                    self.n_wq += 1
+                    n_wq += 1
                 else:
-                    if self.n_rq >= self.rq_cap or head[E_ARR] > self.clk:
+                    if n_rq >= rq_cap or head[E_ARR] > clk:
                         break
-                    if self.rq_free_t > head[E_ARR]:
-                        head[E_ARR] = self.rq_free_t
+                    if rq_free_t > head[E_ARR]:
+                        head[E_ARR] = rq_free_t
                     q = 0
-                    self.n_rq += 1
+                    n_rq += 1
                 fifo.popleft()
                 b = head[E_BANK]
                 lst = queues[q].get(b)
@@ -268,19 +274,17 @@ class ChannelController:
                     recand(q, b)
                 else:
                     lst.append(head)
-                    c = cands[q][b]
-                    if c[0] == PRE and head[E_ROW] == self.open_row[b]:  # type: ignore[index]
+                    if cands[q][b][0] == PRE and head[E_ROW] == open_row[b]:  # type: ignore[index]
                         recand(q, b)
             if not final and not fifo:
-                return
+                break
             # read/write mode (write draining by watermarks)
-            n_rq, n_wq = self.n_rq, self.n_wq
-            if self.writing:
-                if n_wq == 0 or (n_wq <= self.wq_lo and n_rq > 0):
-                    self.writing = False
-            elif n_wq >= self.wq_hi or (n_rq == 0 and n_wq > 0):
-                self.writing = True
-            q = 1 if self.writing else 0
+            if writing:
+                if n_wq == 0 or (n_wq <= wq_lo and n_rq > 0):
+                    writing = False
+            elif n_wq >= wq_hi or (n_rq == 0 and n_wq > 0):
+                writing = True
+            q = 1 if writing else 0
             # FR-FCFS: the command legal earliest; ties -> row hit, then oldest. Per class
             # (queue, rank, column/PRE/ACT) the shared part of the ready time is G (channel and
             # rank nodes, command bus); the bank part L (bank group, bank, arrival) sits in
@@ -289,7 +293,6 @@ class ChannelController:
             best_t: float = INF
             best_seq = best_hit = 0
             best_b = -1
-            cmd_free = self.cmd_free
             cand_q = cands[q]
             ver_q = vers[q]
             for ci, gc, gr, hit in class_meta[q]:
@@ -322,6 +325,7 @@ class ChannelController:
                     else:
                         heappush(pend, (lt, ent[1], b, ent[3]))
                 t = -1
+                seq = 0
                 while rdy:
                     ent = rdy[0]
                     b = ent[1]
@@ -368,30 +372,35 @@ class ChannelController:
             # a burst arriving before that decision joins the queues first
             if fifo:
                 head = fifo[0]
-                room = self.n_wq < self.wq_cap if head[E_WRITE] else self.n_rq < self.rq_cap
+                room = n_wq < wq_cap if head[E_WRITE] else n_rq < rq_cap
                 if room and head[E_ARR] <= best_t:
-                    if head[E_ARR] > self.clk:
-                        self.clk = head[E_ARR]
+                    if head[E_ARR] > clk:
+                        clk = head[E_ARR]
                     continue
             if (best_b >= 0 and self.ref_due <= best_t) or (
                     best_b < 0 and until < INF and self.ref_due < until):
-                if self.ref_due >= until or not self._refresh_step(until):
-                    return
+                if self.ref_due >= until:
+                    break
+                self.cmd_free, self.clk, self.writing = cmd_free, clk, writing
+                stepped = self._refresh_step(until)
+                cmd_free, clk = self.cmd_free, self.clk
+                if not stepped:
+                    break
                 continue
             if best_b < 0 or best_t >= until:
-                return
-            c = cand_q[best_b]
+                break
+            b = best_b
+            c = cand_q[b]
             cmd = c[0]  # type: ignore[index]
             e = c[1]  # type: ignore[index]
             t = int(best_t)
-            b = best_b
-            if cmd == ACT or cmd == PRE:  # inline (the same as _issue)
+            cmd_free = t + command_bus
+            clk = t
+            if cmd == ACT or cmd == PRE:  # as _issue does
                 for idx, lat in updates[cmd][b]:
                     v = t + lat
                     if v > R[idx]:
                         R[idx] = v
-                self.cmd_free = t + command_bus
-                self.clk = t
                 if log is not None:
                     log.append((t, cmd, b, e[E_ROW]))
                 if e[E_FIRST] < 0:
@@ -408,21 +417,22 @@ class ChannelController:
                     if self.n_open == 0:
                         self.open_since = t
                     self.n_open += 1
-                    self.counters.acts += 1
+                    counters.acts += 1
                     if e[E_KIND] < 0:
                         e[E_KIND] = MISS
                 else:
                     open_row[b] = NO_ROW
                     self.n_open -= 1
                     if self.n_open == 0:
-                        self.counters.open_cycles += t - self.open_since
+                        counters.open_cycles += t - self.open_since
                     e[E_KIND] = CONFLICT
                 if b in rq or cands[0][b] is not None:
                     recand(0, b)
                 if b in wq or cands[1][b] is not None:
                     recand(1, b)
                 continue
-            # column command (inline: the common case)
+            # column command; with the closed-page policy, auto-precharge when no other queued
+            # request hits the row
             lst = queues[q][b]
             if lst[0] is e:
                 del lst[0]
@@ -438,28 +448,32 @@ class ChannelController:
                 v = t + lat
                 if v > R[idx]:
                     R[idx] = v
-            self.cmd_free = t + command_bus
-            self.clk = t
             if log is not None:
                 log.append((t, cmd, b, row))
             first = e[E_FIRST]
             if first < 0:
                 first = e[E_FIRST] = t
-            counters = self.counters
             if q:
                 counters.writes += 1
                 done = t + n_wr_done
-                self.n_wq -= 1
-                if self.n_wq == wq_cap_1:
-                    self.wq_free_t = t
+                n_wq -= 1
+                if n_wq == wq_cap_1:
+                    wq_free_t = t
             else:
                 counters.reads += 1
                 done = t + n_rd_done
-                self.n_rq -= 1
-                if self.n_rq == rq_cap_1:
-                    self.rq_free_t = t
+                n_rq -= 1
+                if n_rq == rq_cap_1:
+                    rq_free_t = t
             if auto:
-                self._close(b, t)
+                open_row[b] = NO_ROW
+                self.n_open -= 1
+                if self.n_open == 0:
+                    counters.open_cycles += t - self.open_since
+                if b in rq or cands[0][b] is not None:
+                    recand(0, b)
+                if b in wq or cands[1][b] is not None:
+                    recand(1, b)
             else:
                 recand(q, b)
             kind = e[E_KIND]
@@ -474,6 +488,8 @@ class ChannelController:
             if rec[0] == 0:
                 del tags[tag]
                 finished.append((tag, rec[1], rec[2], rec[3], rec[4], rec[5]))
+        self.n_rq, self.n_wq, self.clk, self.cmd_free = n_rq, n_wq, clk, cmd_free
+        self.rq_free_t, self.wq_free_t, self.writing = rq_free_t, wq_free_t, writing
 
     def _recand(self, q: int, b: int) -> None:
         """Recompute the FR-FCFS candidate of bank `b` in queue `q` (0 read, 1 write)."""
