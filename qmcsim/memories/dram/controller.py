@@ -202,12 +202,18 @@ class ChannelController:
         """Queue one request's bursts (bank, row, column) arriving at cycle `arrival`."""
         if not bursts:
             raise ValueError("a request needs at least one burst")
-        rec = self.tags.get(tag)
-        if rec is None:
-            self.tags[tag] = [len(bursts), -1, 0, 0, 0, 0]
+        n = len(bursts)
+        tags = self.tags
+        if tag in tags:
+            tags[tag][0] += n
         else:
-            rec[0] += len(bursts)
+            tags[tag] = [n, -1, 0, 0, 0, 0]
         w = 1 if is_write else 0
+        if n == 1:
+            bank, row, col = bursts[0]
+            self.seq = seq = self.seq + 1
+            self.fifo.append([arrival, bank, row, col, tag, seq, -1, -1, w])
+            return
         fifo = self.fifo
         seq = self.seq
         for bank, row, col in bursts:
@@ -245,6 +251,7 @@ class ChannelController:
         rank_of = self.rank_of
         open_row = self.open_row
         counters = self.counters
+        cand_tabs = self.cand_tabs
         # hot state as locals, written back before returning or calling another method
         n_rq, n_wq, clk, cmd_free = self.n_rq, self.n_wq, self.clk, self.cmd_free
         rq_free_t, wq_free_t, writing = self.rq_free_t, self.wq_free_t, self.writing
@@ -474,6 +481,20 @@ class ChannelController:
                     recand(0, b)
                 if b in wq or cands[1][b] is not None:
                     recand(1, b)
+            elif lst and lst[0][E_ROW] == row:  # the next request hits too: _recand inline
+                vq = vers[q]
+                v = vq[b] = vq[b] + 1
+                e2 = lst[0]
+                cmd, ibg, ibk, heap = cand_tabs[q][0][b]
+                arr = e2[E_ARR]
+                cand_q[b] = (cmd, e2, ibg, ibk, arr)
+                lt = R[ibg]
+                x = R[ibk]
+                if x > lt:
+                    lt = x
+                if arr > lt:
+                    lt = arr
+                heappush(heap, (lt, e2[E_SEQ], b, v))
             else:
                 recand(q, b)
             kind = e[E_KIND]
