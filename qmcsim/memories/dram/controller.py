@@ -313,7 +313,7 @@ class ChannelController:
                     g = rt
                 if cmd_free > g:
                     g = cmd_free
-                if g > best_t:
+                if g > best_t or (not rdy and pend[0][0] > best_t):
                     continue  # every candidate of the class is later than the best so far
                 while pend and pend[0][0] <= g:
                     ent = heappop(pend)
@@ -433,9 +433,24 @@ class ChannelController:
                     if self.n_open == 0:
                         counters.open_cycles += t - self.open_since
                     e[E_KIND] = CONFLICT
-                if b in rq or cands[0][b] is not None:
-                    recand(0, b)
-                if b in wq or cands[1][b] is not None:
+                # the bank's candidate in this queue: its oldest request `e` again, now as a
+                # column command after ACT, as ACT after PRE (what _recand would find)
+                vq = vers[q]
+                v = vq[b] = vq[b] + 1
+                cmd, ibg, ibk, heap = cand_tabs[q][0 if cmd == ACT else 2][b]
+                arr = e[E_ARR]
+                cand_q[b] = (cmd, e, ibg, ibk, arr)
+                lt = R[ibg]
+                x = R[ibk]
+                if x > lt:
+                    lt = x
+                if arr > lt:
+                    lt = arr
+                heappush(heap, (lt, e[E_SEQ], b, v))
+                if q:
+                    if b in rq or cands[0][b] is not None:
+                        recand(0, b)
+                elif b in wq or cands[1][b] is not None:
                     recand(1, b)
                 continue
             # column command; with the closed-page policy, auto-precharge when no other queued
