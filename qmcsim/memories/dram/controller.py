@@ -334,9 +334,9 @@ class ChannelController:
                 t = -1
                 seq = 0
                 while rdy:
-                    ent = rdy[0]
-                    b = ent[1]
-                    if ver_q[b] != ent[2]:
+                    rent = rdy[0]
+                    b = rent[1]
+                    if ver_q[b] != rent[2]:
                         heappop(rdy)
                         continue
                     c = cand_q[b]
@@ -348,9 +348,9 @@ class ChannelController:
                         lt = c[4]  # type: ignore[index]
                     if lt > g:
                         heappop(rdy)
-                        heappush(pend, (lt, ent[0], b, ent[2]))
+                        heappush(pend, (lt, rent[0], b, rent[2]))
                         continue
-                    t, seq = g, ent[0]
+                    t, seq = g, rent[0]
                     break
                 if t < 0:
                     while pend:
