@@ -255,6 +255,7 @@ class ChannelController:
         # hot state as locals, written back before returning or calling another method
         n_rq, n_wq, clk, cmd_free = self.n_rq, self.n_wq, self.clk, self.cmd_free
         rq_free_t, wq_free_t, writing = self.rq_free_t, self.wq_free_t, self.writing
+        ref_due = self.ref_due  # changed only by _refresh_step
         while True:
             # admit arrived bursts into the read / write queues
             while fifo:
@@ -384,13 +385,13 @@ class ChannelController:
                     if head[E_ARR] > clk:
                         clk = head[E_ARR]
                     continue
-            if (best_b >= 0 and self.ref_due <= best_t) or (
-                    best_b < 0 and until < INF and self.ref_due < until):
-                if self.ref_due >= until:
+            if (best_b >= 0 and ref_due <= best_t) or (
+                    best_b < 0 and until < INF and ref_due < until):
+                if ref_due >= until:
                     break
                 self.cmd_free, self.clk, self.writing = cmd_free, clk, writing
                 stepped = self._refresh_step(until)
-                cmd_free, clk = self.cmd_free, self.clk
+                cmd_free, clk, ref_due = self.cmd_free, self.clk, self.ref_due
                 if not stepped:
                     break
                 continue
