@@ -6,6 +6,20 @@ becomes legal earliest (ties: row hits first, then the oldest request) and issue
 is the max of per-node ready times (channel, rank, bank group, bank) that every issued command
 raises according to the constraint table of spec.py, compiled here into flat index lists.
 
+Choosing that command does not scan the banks. Each bank with queued requests has one
+candidate per queue (its first row hit as RD/WR, else its oldest request as PRE or ACT), kept
+up to date when the bank's queue or open row changes (`_recand`). A candidate's earliest cycle
+is max(G, L): G = channel and rank ready times of its command slot and the command bus, shared
+by a whole class (queue, rank, column/PRE/ACT); L = its bank-group and bank ready times and
+arrival. Per class, `pend` is a heap of candidates keyed by (a lower bound of L, age) and `rdy`
+a heap keyed by age of those with L <= G. Ready times only grow, so stored L values stay lower
+bounds and G never falls: the class's best is the oldest valid `rdy` entry at G, else the
+`pend` top once its L is recomputed and unchanged. Entries of superseded candidates (version
+numbers) are dropped when they surface. The result is the same command, at the same cycle, as
+the scan over every bank it replaces (tests/dram/test_burst_equivalence.py compares the logs
+with a frozen copy of that scan). ACT, PRE and column commands are issued inline in `run`;
+refresh commands go through `_issue`.
+
 Queues: a read and a write queue; writes drain when the write queue reaches the high watermark
 (or no reads wait) until it falls to the low watermark. Page policies: `open` keeps rows open;
 `closed` uses auto-precharge (RDA/WRA) when no other queued request hits the same row.
