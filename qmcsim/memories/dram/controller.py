@@ -330,6 +330,7 @@ class ChannelController:
                     g = cmd_free
                 if g > best_t or (not rdy and pend[0][0] > best_t):
                     continue  # every candidate of the class is later than the best so far
+                checked = None  # the rdy entry just validated below (no need to redo it)
                 while pend and pend[0][0] <= g:
                     ent = heappop(pend)
                     b = ent[2]
@@ -343,13 +344,17 @@ class ChannelController:
                     if c[4] > lt:  # type: ignore[index]
                         lt = c[4]  # type: ignore[index]
                     if lt <= g:
-                        heappush(rdy, (ent[1], b, ent[3]))
+                        checked = (ent[1], b, ent[3])
+                        heappush(rdy, checked)
                     else:
                         heappush(pend, (lt, ent[1], b, ent[3]))
                 t = -1
                 seq = 0
                 while rdy:
                     rent = rdy[0]
+                    if rent is checked:
+                        t, seq, b = g, rent[0], rent[1]
+                        break
                     b = rent[1]
                     if ver_q[b] != rent[2]:
                         heappop(rdy)
