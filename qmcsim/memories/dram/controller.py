@@ -6,6 +6,20 @@ becomes legal earliest (ties: row hits first, then the oldest request) and issue
 is the max of per-node ready times (channel, rank, bank group, bank) that every issued command
 raises according to the constraint table of spec.py, compiled here into flat index lists.
 
+Choosing that command does not scan the banks. Each bank with queued requests has one
+candidate per queue (its first row hit as RD/WR, else its oldest request as PRE or ACT), kept
+up to date when the bank's queue or open row changes (`_recand`). A candidate's earliest cycle
+is max(G, L): G = channel and rank ready times of its command slot and the command bus, shared
+by a whole class (queue, rank, column/PRE/ACT); L = its bank-group and bank ready times and
+arrival. Per class, `pend` is a heap of candidates keyed by (a lower bound of L, age) and `rdy`
+a heap keyed by age of those with L <= G. Ready times only grow, so stored L values stay lower
+bounds and G never falls: the class's best is the oldest valid `rdy` entry at G, else the
+`pend` top once its L is recomputed and unchanged. Entries of superseded candidates (version
+numbers) are dropped when they surface. The result is the same command, at the same cycle, as
+the scan over every bank it replaces (tests/dram/test_burst_equivalence.py compares the logs
+with a frozen copy of that scan). ACT, PRE and column commands are issued inline in `run`;
+refresh commands go through `_issue`.
+
 Queues: a read and a write queue; writes drain when the write queue reaches the high watermark
 (or no reads wait) until it falls to the low watermark. Page policies: `open` keeps rows open;
 `closed` uses auto-precharge (RDA/WRA) when no other queued request hits the same row.
@@ -16,6 +30,7 @@ soon as due, ahead of any other command.
 from __future__ import annotations
 
 from collections import deque
+from heapq import heappop, heappush, heapreplace
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -45,6 +60,8 @@ N_SLOTS = 7
 HIT, MISS, CONFLICT = 0, 1, 2
 # entry fields: arrival, bank, row, column, tag, seq, kind, first command cycle, is_write
 E_ARR, E_BANK, E_ROW, E_COL, E_TAG, E_SEQ, E_KIND, E_FIRST, E_WRITE = range(9)
+# a bank's FR-FCFS candidate: command, entry, bank-group and bank ready-time indices, arrival
+Cand = tuple[int, list[int], int, int, int]
 
 
 @dataclass(frozen=True)
@@ -144,6 +161,35 @@ class ChannelController:
         self.fifo: deque[list[int]] = deque()
         self.rq: dict[int, list[list[int]]] = {}
         self.wq: dict[int, list[list[int]]] = {}
+        self.queues = (self.rq, self.wq)
+        # per queue and bank: the FR-FCFS candidate (command, entry, bank-group ready index,
+        # bank ready index, arrival) or None, and its version (bumped on every change)
+        self.cand: tuple[list[Cand | None], list[Cand | None]] = (
+            [None] * self.n_banks, [None] * self.n_banks)
+        self.ver = ([0] * self.n_banks, [0] * self.n_banks)
+        # candidate classes (queue, rank, kind): kind 0 column, 1 PRE, 2 ACT
+        n_cls = 2 * org.ranks * 3
+        self.pend: list[list[tuple[int, int, int, int]]] = [[] for _ in range(n_cls)]
+        self.rdy: list[list[tuple[int, int, int]]] = [[] for _ in range(n_cls)]
+        qt = timing.query
+        self.class_meta = tuple(
+            tuple(((q * org.ranks + r) * 3 + kind, qt[s][r * self.banks_per_rank][0],
+                   qt[s][r * self.banks_per_rank][1], 0 if kind == 0 else 1)
+                  for r in range(org.ranks)
+                  for kind, s in enumerate((SLOT[WR if q else RD], SLOT[PRE], SLOT[ACT])))
+            for q in (0, 1))
+        # [queue][kind][bank] -> (command, bank-group ready index, bank ready index, heap)
+        self.cand_tabs = tuple(
+            tuple(tuple((cmd, qt[SLOT[cmd]][b][2], qt[SLOT[cmd]][b][3],
+                         self.pend[(q * org.ranks + b // self.banks_per_rank) * 3 + kind])
+                        for b in range(self.n_banks))
+                  for kind, cmd in enumerate((WR if q else RD, PRE, ACT)))
+            for q in (0, 1))
+        self.rank_of = [b // self.banks_per_rank for b in range(self.n_banks)]
+        # four-activate windows: (history, rank ready index offset of the ACT slot, latency)
+        self.act_windows = [(h, 1 * N_SLOTS + slot, lat)
+                            for h, (prec, slot, lat, _) in zip(self.act_hist, timing.windows,
+                                                               strict=True) if ACT in prec]
         self.n_rq = self.n_wq = 0
         self.rq_cap, self.wq_cap = read_queue_size, write_queue_size
         self.wq_hi = max(1, round(write_high_watermark * write_queue_size))
@@ -170,12 +216,18 @@ class ChannelController:
         """Queue one request's bursts (bank, row, column) arriving at cycle `arrival`."""
         if not bursts:
             raise ValueError("a request needs at least one burst")
-        rec = self.tags.get(tag)
-        if rec is None:
-            self.tags[tag] = [len(bursts), -1, 0, 0, 0, 0]
+        n = len(bursts)
+        tags = self.tags
+        if tag in tags:
+            tags[tag][0] += n
         else:
-            rec[0] += len(bursts)
+            tags[tag] = [n, -1, 0, 0, 0, 0]
         w = 1 if is_write else 0
+        if n == 1:
+            bank, row, col = bursts[0]
+            self.seq = seq = self.seq + 1
+            self.fifo.append([arrival, bank, row, col, tag, seq, -1, -1, w])
+            return
         fifo = self.fifo
         seq = self.seq
         for bank, row, col in bursts:
@@ -191,103 +243,341 @@ class ChannelController:
         """Issue every command due before cycle `until`. Without `final`, stop when the input
         FIFO runs dry (more bursts may follow with later arrivals)."""
         R = self.ready
-        q_col_rd, q_col_wr = self.t.query[SLOT[RD]], self.t.query[SLOT[WR]]
-        q_pre, q_act = self.t.query[SLOT[PRE]], self.t.query[SLOT[ACT]]
-        open_row = self.open_row
         fifo = self.fifo
+        queues = self.queues
+        rq, wq = queues
+        cands = self.cand
+        vers = self.ver
+        pends, rdys = self.pend, self.rdy
+        class_meta = self.class_meta
+        recand = self._recand
+        updates = self.t.updates
+        command_bus = self.t.command_bus
+        log = self.log
+        closed_page = self.closed_page
+        n_rd_done, n_wr_done = self.n_cl + self.n_bl, self.n_cwl + self.n_bl
+        rq_cap, wq_cap = self.rq_cap, self.wq_cap
+        rq_cap_1, wq_cap_1 = rq_cap - 1, wq_cap - 1
+        wq_lo, wq_hi = self.wq_lo, self.wq_hi
+        tags = self.tags
+        finished = self.finished
+        act_windows = self.act_windows
+        rank_of = self.rank_of
+        open_row = self.open_row
+        counters = self.counters
+        cand_tabs = self.cand_tabs
+        # hot state as locals, written back before returning or calling another method
+        n_rq, n_wq, clk, cmd_free = self.n_rq, self.n_wq, self.clk, self.cmd_free
+        rq_free_t, wq_free_t, writing = self.rq_free_t, self.wq_free_t, self.writing
+        ref_due = self.ref_due  # changed only by _refresh_step
         while True:
             # admit arrived bursts into the read / write queues
             while fifo:
                 head = fifo[0]
                 if head[E_WRITE]:
-                    if self.n_wq >= self.wq_cap or head[E_ARR] > self.clk:
+                    if n_wq >= wq_cap or head[E_ARR] > clk:
                         break
-                    head[E_ARR] = max(head[E_ARR], self.wq_free_t)
-                    self._enqueue(self.wq, head)
-                    self.n_wq += 1
+                    if wq_free_t > head[E_ARR]:
+                        head[E_ARR] = wq_free_t
+                    q = 1
+                    n_wq += 1
                 else:
-                    if self.n_rq >= self.rq_cap or head[E_ARR] > self.clk:
+                    if n_rq >= rq_cap or head[E_ARR] > clk:
                         break
-                    head[E_ARR] = max(head[E_ARR], self.rq_free_t)
-                    self._enqueue(self.rq, head)
-                    self.n_rq += 1
+                    if rq_free_t > head[E_ARR]:
+                        head[E_ARR] = rq_free_t
+                    q = 0
+                    n_rq += 1
                 fifo.popleft()
-            if not final and not fifo:
-                return
-            # read/write mode (write draining by watermarks)
-            n_rq, n_wq = self.n_rq, self.n_wq
-            if self.writing:
-                if n_wq == 0 or (n_wq <= self.wq_lo and n_rq > 0):
-                    self.writing = False
-            elif n_wq >= self.wq_hi or (n_rq == 0 and n_wq > 0):
-                self.writing = True
-            if self.writing:
-                queue, q_col, col_cmd = self.wq, q_col_wr, WR
-            else:
-                queue, q_col, col_cmd = self.rq, q_col_rd, RD
-            # FR-FCFS: the command legal earliest; ties -> row hit, then oldest
-            best_t = INF
-            best_e = None
-            best_cmd = 0
-            best_hit = 1
-            cmd_free = self.cmd_free
-            for b, lst in queue.items():
-                orow = open_row[b]
-                e = None
-                if orow != NO_ROW:
-                    for x in lst:
-                        if x[E_ROW] == orow:
-                            e = x
-                            break
-                    if e is not None:
-                        cmd, qi, hit = col_cmd, q_col[b], 0
-                    else:
-                        e, cmd, qi, hit = lst[0], PRE, q_pre[b], 1
+                b = head[E_BANK]
+                lst = queues[q].get(b)
+                if lst is None:
+                    queues[q][b] = [head]
+                    recand(q, b)
                 else:
-                    e, cmd, qi, hit = lst[0], ACT, q_act[b], 1
-                # max of the four node ready times, the command bus and the arrival, inline
-                # (builtin max() calls dominate the loop's cost)
-                t = R[qi[0]]
-                rt = R[qi[1]]
-                if rt > t:
-                    t = rt
-                rt = R[qi[2]]
-                if rt > t:
-                    t = rt
-                rt = R[qi[3]]
-                if rt > t:
-                    t = rt
-                if cmd_free > t:
-                    t = cmd_free
-                rt = e[E_ARR]
-                if rt > t:
-                    t = rt
+                    lst.append(head)
+                    if cands[q][b][0] == PRE and head[E_ROW] == open_row[b]:  # type: ignore[index]
+                        recand(q, b)
+            if not final and not fifo:
+                break
+            # read/write mode (write draining by watermarks)
+            if writing:
+                if n_wq == 0 or (n_wq <= wq_lo and n_rq > 0):
+                    writing = False
+            elif n_wq >= wq_hi or (n_rq == 0 and n_wq > 0):
+                writing = True
+            q = 1 if writing else 0
+            # FR-FCFS: the command legal earliest; ties -> row hit, then oldest. Per class
+            # (queue, rank, column/PRE/ACT) the shared part of the ready time is G (channel and
+            # rank nodes, command bus); the bank part L (bank group, bank, arrival) sits in
+            # `pend` keyed by a lower bound of L (ready times only grow), or, once L <= G, in
+            # `rdy` keyed by age. Stale entries (older candidate versions) are dropped lazily.
+            best_t: float = INF
+            best_seq = best_hit = 0
+            best_b = -1
+            cand_q = cands[q]
+            ver_q = vers[q]
+            for ci, gc, gr, hit in class_meta[q]:
+                pend = pends[ci]
+                rdy = rdys[ci]
+                if not pend and not rdy:
+                    continue
+                g = R[gc]
+                rt = R[gr]
+                if rt > g:
+                    g = rt
+                if cmd_free > g:
+                    g = cmd_free
+                if g > best_t or (not rdy and pend[0][0] > best_t):
+                    continue  # every candidate of the class is later than the best so far
+                checked = None  # the rdy entry just validated below (no need to redo it)
+                while pend and pend[0][0] <= g:
+                    ent = heappop(pend)
+                    b = ent[2]
+                    if ver_q[b] != ent[3]:
+                        continue
+                    c = cand_q[b]
+                    lt = R[c[2]]  # type: ignore[index]
+                    rt = R[c[3]]  # type: ignore[index]
+                    if rt > lt:
+                        lt = rt
+                    if c[4] > lt:  # type: ignore[index]
+                        lt = c[4]  # type: ignore[index]
+                    if lt <= g:
+                        checked = (ent[1], b, ent[3])
+                        heappush(rdy, checked)
+                    else:
+                        heappush(pend, (lt, ent[1], b, ent[3]))
+                t = -1
+                seq = 0
+                while rdy:
+                    rent = rdy[0]
+                    if rent is checked:
+                        t, seq, b = g, rent[0], rent[1]
+                        break
+                    b = rent[1]
+                    if ver_q[b] != rent[2]:
+                        heappop(rdy)
+                        continue
+                    c = cand_q[b]
+                    lt = R[c[2]]  # type: ignore[index]
+                    rt = R[c[3]]  # type: ignore[index]
+                    if rt > lt:
+                        lt = rt
+                    if c[4] > lt:  # type: ignore[index]
+                        lt = c[4]  # type: ignore[index]
+                    if lt > g:
+                        heappop(rdy)
+                        heappush(pend, (lt, rent[0], b, rent[2]))
+                        continue
+                    t, seq = g, rent[0]
+                    break
+                if t < 0:
+                    while pend:
+                        ent = pend[0]
+                        b = ent[2]
+                        if ver_q[b] != ent[3]:
+                            heappop(pend)
+                            continue
+                        c = cand_q[b]
+                        lt = R[c[2]]  # type: ignore[index]
+                        rt = R[c[3]]  # type: ignore[index]
+                        if rt > lt:
+                            lt = rt
+                        if c[4] > lt:  # type: ignore[index]
+                            lt = c[4]  # type: ignore[index]
+                        if lt != ent[0]:
+                            heapreplace(pend, (lt, ent[1], b, ent[3]))
+                            continue
+                        t, seq = lt, ent[1]
+                        break
+                    if t < 0:
+                        continue
                 if t < best_t or (t == best_t and (hit < best_hit or (
-                        hit == best_hit and e[E_SEQ] < best_e[E_SEQ]))):  # type: ignore[index]
-                    best_t, best_e, best_cmd, best_hit = t, e, cmd, hit
+                        hit == best_hit and seq < best_seq))):
+                    best_t, best_seq, best_hit, best_b = t, seq, hit, b
             # a burst arriving before that decision joins the queues first
             if fifo:
                 head = fifo[0]
-                room = self.n_wq < self.wq_cap if head[E_WRITE] else self.n_rq < self.rq_cap
+                room = n_wq < wq_cap if head[E_WRITE] else n_rq < rq_cap
                 if room and head[E_ARR] <= best_t:
-                    self.clk = max(self.clk, head[E_ARR])
+                    if head[E_ARR] > clk:
+                        clk = head[E_ARR]
                     continue
-            if (best_e is not None and self.ref_due <= best_t) or (
-                    best_e is None and until < INF and self.ref_due < until):
-                if self.ref_due >= until or not self._refresh_step(until):
-                    return
+            if (best_b >= 0 and ref_due <= best_t) or (
+                    best_b < 0 and until < INF and ref_due < until):
+                if ref_due >= until:
+                    break
+                self.cmd_free, self.clk, self.writing = cmd_free, clk, writing
+                stepped = self._refresh_step(until)
+                cmd_free, clk, ref_due = self.cmd_free, self.clk, self.ref_due
+                if not stepped:
+                    break
                 continue
-            if best_e is None or best_t >= until:
-                return
-            self._issue(best_cmd, best_e[E_BANK], int(best_t), best_e, queue)
+            if best_b < 0 or best_t >= until:
+                break
+            b = best_b
+            c = cand_q[b]
+            cmd = c[0]  # type: ignore[index]
+            e = c[1]  # type: ignore[index]
+            t = int(best_t)
+            cmd_free = t + command_bus
+            clk = t
+            if cmd == ACT or cmd == PRE:  # as _issue does
+                for idx, lat in updates[cmd][b]:
+                    v = t + lat
+                    if v > R[idx]:
+                        R[idx] = v
+                if log is not None:
+                    log.append((t, cmd, b, e[E_ROW]))
+                if e[E_FIRST] < 0:
+                    e[E_FIRST] = t
+                if cmd == ACT:
+                    for h, off, lat in act_windows:
+                        h.append(t)
+                        if len(h) == h.maxlen:
+                            idx = rank_of[b] * N_SLOTS + off
+                            v = h[0] + lat
+                            if v > R[idx]:
+                                R[idx] = v
+                    open_row[b] = e[E_ROW]
+                    if self.n_open == 0:
+                        self.open_since = t
+                    self.n_open += 1
+                    counters.acts += 1
+                    if e[E_KIND] < 0:
+                        e[E_KIND] = MISS
+                else:
+                    open_row[b] = NO_ROW
+                    self.n_open -= 1
+                    if self.n_open == 0:
+                        counters.open_cycles += t - self.open_since
+                    e[E_KIND] = CONFLICT
+                # the bank's candidate in this queue: its oldest request `e` again, now as a
+                # column command after ACT, as ACT after PRE (what _recand would find)
+                vq = vers[q]
+                v = vq[b] = vq[b] + 1
+                cmd, ibg, ibk, heap = cand_tabs[q][0 if cmd == ACT else 2][b]
+                arr = e[E_ARR]
+                cand_q[b] = (cmd, e, ibg, ibk, arr)
+                lt = R[ibg]
+                x = R[ibk]
+                if x > lt:
+                    lt = x
+                if arr > lt:
+                    lt = arr
+                heappush(heap, (lt, e[E_SEQ], b, v))
+                if q:
+                    if b in rq or cands[0][b] is not None:
+                        recand(0, b)
+                elif b in wq or cands[1][b] is not None:
+                    recand(1, b)
+                continue
+            # column command; with the closed-page policy, auto-precharge when no other queued
+            # request hits the row
+            lst = queues[q][b]
+            if lst[0] is e:
+                del lst[0]
+            else:
+                lst.remove(e)
+            if not lst:
+                del queues[q][b]
+            row = e[E_ROW]
+            auto = closed_page and not any(x[E_ROW] == row for x in lst)
+            if auto:
+                cmd = RDA if cmd == RD else WRA
+            for idx, lat in updates[cmd][b]:
+                v = t + lat
+                if v > R[idx]:
+                    R[idx] = v
+            if log is not None:
+                log.append((t, cmd, b, row))
+            first = e[E_FIRST]
+            if first < 0:
+                first = e[E_FIRST] = t
+            if q:
+                counters.writes += 1
+                done = t + n_wr_done
+                n_wq -= 1
+                if n_wq == wq_cap_1:
+                    wq_free_t = t
+            else:
+                counters.reads += 1
+                done = t + n_rd_done
+                n_rq -= 1
+                if n_rq == rq_cap_1:
+                    rq_free_t = t
+            if auto:
+                open_row[b] = NO_ROW
+                self.n_open -= 1
+                if self.n_open == 0:
+                    counters.open_cycles += t - self.open_since
+                if b in rq or cands[0][b] is not None:
+                    recand(0, b)
+                if b in wq or cands[1][b] is not None:
+                    recand(1, b)
+            elif lst and lst[0][E_ROW] == row:  # the next request hits too: _recand inline
+                vq = vers[q]
+                v = vq[b] = vq[b] + 1
+                e2 = lst[0]
+                cmd, ibg, ibk, heap = cand_tabs[q][0][b]
+                arr = e2[E_ARR]
+                cand_q[b] = (cmd, e2, ibg, ibk, arr)
+                lt = R[ibg]
+                x = R[ibk]
+                if x > lt:
+                    lt = x
+                if arr > lt:
+                    lt = arr
+                heappush(heap, (lt, e2[E_SEQ], b, v))
+            else:
+                recand(q, b)
+            kind = e[E_KIND]
+            tag = e[E_TAG]
+            rec = tags[tag]
+            rec[0] -= 1
+            if rec[1] < 0 or first < rec[1]:
+                rec[1] = first
+            if done > rec[2]:
+                rec[2] = done
+            rec[3 + (HIT if kind < 0 else kind)] += 1
+            if rec[0] == 0:
+                del tags[tag]
+                finished.append((tag, rec[1], rec[2], rec[3], rec[4], rec[5]))
+        self.n_rq, self.n_wq, self.clk, self.cmd_free = n_rq, n_wq, clk, cmd_free
+        self.rq_free_t, self.wq_free_t, self.writing = rq_free_t, wq_free_t, writing
 
-    @staticmethod
-    def _enqueue(queue: dict[int, list[list[int]]], e: list[int]) -> None:
-        lst = queue.get(e[E_BANK])
-        if lst is None:
-            queue[e[E_BANK]] = [e]
+    def _recand(self, q: int, b: int) -> None:
+        """Recompute the FR-FCFS candidate of bank `b` in queue `q` (0 read, 1 write)."""
+        ver = self.ver[q]
+        v = ver[b] = ver[b] + 1
+        lst = self.queues[q].get(b)
+        if not lst:
+            self.cand[q][b] = None
+            return
+        orow = self.open_row[b]
+        if orow != NO_ROW:
+            for e in lst:
+                if e[E_ROW] == orow:
+                    tab = self.cand_tabs[q][0][b]
+                    break
+            else:
+                e = lst[0]
+                tab = self.cand_tabs[q][1][b]
         else:
-            lst.append(e)
+            e = lst[0]
+            tab = self.cand_tabs[q][2][b]
+        cmd, ibg, ibk, heap = tab
+        arr = e[E_ARR]
+        self.cand[q][b] = (cmd, e, ibg, ibk, arr)
+        R = self.ready
+        lt = R[ibg]
+        x = R[ibk]
+        if x > lt:
+            lt = x
+        if arr > lt:
+            lt = arr
+        heappush(heap, (lt, e[E_SEQ], b, v))
 
     def _earliest(self, cmd: int, bank: int) -> int:
         R = self.ready
@@ -306,7 +596,7 @@ class ChannelController:
                     t = max(self._earliest(PREA, first), due)
                     if t >= until:
                         return False
-                    self._issue(PREA, first, t, None, None)
+                    self._issue(PREA, first, t, None)
                     return True
             starts = [max(self._earliest(REFAB, r * self.banks_per_rank), due)
                       for r in range(self.t.org.ranks)]
@@ -314,7 +604,7 @@ class ChannelController:
                 return False
             for r in range(self.t.org.ranks):
                 self._issue(REFAB, r * self.banks_per_rank,
-                            max(self._earliest(REFAB, r * self.banks_per_rank), due), None, None)
+                            max(self._earliest(REFAB, r * self.banks_per_rank), due), None)
             self.ref_due = due + self.n_refi
             return True
         # per-bank: banks p and p + n/2 of rank 0 .. (one pair per tREFIpb)
@@ -325,12 +615,12 @@ class ChannelController:
                 t = max(self._earliest(PRE, b), due)
                 if t >= until:
                     return False
-                self._issue(PRE, b, t, None, None)
+                self._issue(PRE, b, t, None)
                 return True
         t = max(self._earliest(REFPB, pair[0]), self._earliest(REFPB, pair[1]), due)
         if t >= until:
             return False
-        self._issue(REFPB, pair[0], t, None, None, pair[1])
+        self._issue(REFPB, pair[0], t, None, pair[1])
         self.ref_pair += 1
         self.ref_due = due + self.n_refi
         return True
@@ -343,17 +633,14 @@ class ChannelController:
                 R[idx] = v
 
     def _issue(self, cmd: int, bank: int, t: int, e: list[int] | None,
-               queue: dict[int, list[list[int]]] | None, bank2: int | None = None) -> None:
+               bank2: int | None = None) -> None:
+        """Issue an ACT, PRE, PREA or refresh (column commands are issued inline in `run`)."""
         open_row = self.open_row
-        if cmd == RD or cmd == WR:
-            row = open_row[bank]
-            lst = queue[bank]  # type: ignore[index]
-            lst.remove(e)  # type: ignore[arg-type]
-            if not lst:
-                del queue[bank]  # type: ignore[union-attr]
-            if self.closed_page and not any(x[E_ROW] == row for x in lst):
-                cmd = RDA if cmd == RD else WRA
-        self._apply(cmd, bank, t)
+        R = self.ready
+        for idx, lat in self.t.updates[cmd][bank]:
+            v = t + lat
+            if v > R[idx]:
+                R[idx] = v
         if bank2 is not None:
             self._apply(cmd, bank2, t)
         self.cmd_free = t + self.t.command_bus
@@ -374,6 +661,7 @@ class ChannelController:
                         idx = (1 + r) * N_SLOTS + slot
                         self.ready[idx] = max(self.ready[idx], h[0] + lat)
             open_row[bank] = e[E_ROW]  # type: ignore[index]
+            self._recand_both(bank)
             if self.n_open == 0:
                 self.open_since = t
             self.n_open += 1
@@ -393,36 +681,18 @@ class ChannelController:
             c.refresh_ab += 1
         elif cmd == REFPB:
             c.refresh_pb += 1
-        else:  # column command
-            is_write = cmd == WR or cmd == WRA
-            if is_write:
-                c.writes += 1
-                done = t + self.n_cwl + self.n_bl
-                self.n_wq -= 1
-                if self.n_wq == self.wq_cap - 1:
-                    self.wq_free_t = t
-            else:
-                c.reads += 1
-                done = t + self.n_cl + self.n_bl
-                self.n_rq -= 1
-                if self.n_rq == self.rq_cap - 1:
-                    self.rq_free_t = t
-            if cmd == RDA or cmd == WRA:
-                self._close(bank, t)
-            kind = e[E_KIND]  # type: ignore[index]
-            rec = self.tags[e[E_TAG]]  # type: ignore[index]
-            rec[0] -= 1
-            if rec[1] < 0 or e[E_FIRST] < rec[1]:  # type: ignore[index]
-                rec[1] = e[E_FIRST]  # type: ignore[index]
-            rec[2] = max(rec[2], done)
-            rec[3 + (HIT if kind < 0 else kind)] += 1
-            if rec[0] == 0:
-                tag = e[E_TAG]  # type: ignore[index]
-                del self.tags[tag]
-                self.finished.append((tag, rec[1], rec[2], rec[3], rec[4], rec[5]))
+        else:
+            raise ValueError(f"_issue: column command {COMMANDS[cmd]}")
+
+    def _recand_both(self, b: int) -> None:
+        if b in self.rq or self.cand[0][b] is not None:
+            self._recand(0, b)
+        if b in self.wq or self.cand[1][b] is not None:
+            self._recand(1, b)
 
     def _close(self, bank: int, t: int) -> None:
         self.open_row[bank] = NO_ROW
+        self._recand_both(bank)
         self.n_open -= 1
         if self.n_open == 0:
             self.counters.open_cycles += t - self.open_since

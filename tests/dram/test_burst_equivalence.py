@@ -1,0 +1,148 @@
+"""The optimised burst-mode controller against a frozen copy of the pre-optimisation one.
+
+Both controllers see the same mixed traces, driven the three ways the code base drives them
+(bench: chunks + `run(final=False)`; DramMemory: `run(until=arrival)` before each push;
+calibration: everything pushed, one `run()`). The issued command logs, the finished-request
+records, the counters and the clocks must be IDENTICAL, and the checker must find nothing.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+from burst_reference import ChannelController as RefController
+from burst_reference import CompiledTiming as RefTiming
+from dram_helpers import controller, load
+
+from qmcsim.memories.dram.checker import check_log
+from qmcsim.memories.dram.params import DramParams, timing_cycles
+from qmcsim.memories.dram.spec import LPDDR5_CONSTRAINTS
+
+Trace = list[tuple[int, int, list[tuple[int, int, int]], bool]]  # tag, arrival, bursts, write
+
+
+def _reference(params: DramParams, log: list, **kw: Any) -> RefController:
+    timing = RefTiming.build(LPDDR5_CONSTRAINTS, timing_cycles(params),
+                             params.org.organisation())
+    cp = params.controller
+    args: dict[str, Any] = {
+        "read_queue_size": cp.read_queue_size, "write_queue_size": cp.write_queue_size,
+        "write_high_watermark": cp.write_high_watermark,
+        "write_low_watermark": cp.write_low_watermark, "page_policy": cp.page_policy,
+        "refresh": cp.refresh}
+    args.update(kw)
+    return RefController(timing, log=log, **args)
+
+
+def _trace(kind: str, n: int, seed: int, banks: int = 16, gap: tuple[int, ...] = (0,),
+           writes: float = 0.0, rows: int = 32768, max_bursts: int = 1) -> Trace:
+    rng = random.Random(seed)
+    out: Trace = []
+    t = 0
+    addr = 0
+    for i in range(n):
+        t += rng.choice(gap)
+        k = rng.randint(1, max_bursts)
+        bursts = []
+        for _ in range(k):
+            if kind == "sequential":  # RoBaRaCoBg: bank groups fastest, then columns
+                bg, col = addr % 4, (addr // 4) % 64
+                ba, row = (addr // 256) % (banks // 4), (addr // (64 * banks)) % rows
+                bursts.append((ba * 4 + bg, row, col))
+                addr += 1
+            else:
+                bursts.append((rng.randrange(banks), rng.randrange(rows), rng.randrange(64)))
+        out.append((i, t, bursts, rng.random() < writes))
+    return out
+
+
+def _drive(ctrl: Any, trace: Trace, mode: str) -> list:
+    finished: list = []
+    if mode == "chunks":
+        for k, (tag, arr, bursts, w) in enumerate(trace):
+            ctrl.push(tag, arr, bursts, w)
+            if k % 97 == 96:
+                ctrl.run(final=False)
+                finished += ctrl.finished
+                ctrl.finished.clear()
+        ctrl.run()
+    elif mode == "until":
+        for tag, arr, bursts, w in trace:
+            ctrl.run(until=arr, final=True)
+            finished += ctrl.finished
+            ctrl.finished.clear()
+            ctrl.push(tag, arr, bursts, w)
+        last = trace[-1][1]
+        ctrl.run(until=last + 9000, final=True)  # idle tail: refreshes with empty queues
+        finished += ctrl.finished
+        ctrl.finished.clear()
+        ctrl.run()
+    else:
+        for tag, arr, bursts, w in trace:
+            ctrl.push(tag, arr, bursts, w)
+        ctrl.run()
+    finished += ctrl.finished
+    return finished
+
+
+CASES: dict[str, tuple[dict, dict, Trace, str]] = {
+    # name: (preset overrides, controller kwargs, trace, driving mode)
+    "sequential": ({}, {}, _trace("sequential", 6000, 1), "chunks"),
+    "sequential-until": ({}, {}, _trace("sequential", 3000, 2, gap=(0, 0, 0, 1, 2)), "until"),
+    "random": ({}, {}, _trace("random", 4000, 3), "chunks"),
+    "random-few-rows": ({}, {}, _trace("random", 4000, 4, rows=3), "chunks"),
+    "mixed-rw": ({}, {}, _trace("random", 4000, 5, rows=4, writes=0.35, max_bursts=3,
+                                gap=(0, 0, 1, 3, 20)), "until"),
+    "sequential-rw": ({}, {}, _trace("sequential", 4000, 6, writes=0.3, max_bursts=4), "all"),
+    "closed-page": ({"controller": {"page_policy": "closed"}}, {},
+                    _trace("random", 4000, 7, rows=2, writes=0.2, max_bursts=2,
+                           gap=(0, 1, 2, 40)), "until"),
+    "closed-sequential": ({"controller": {"page_policy": "closed"}}, {},
+                          _trace("sequential", 3000, 8, max_bursts=3), "chunks"),
+    "per-bank-refresh": ({"controller": {"refresh": "per_bank"}}, {},
+                         _trace("random", 4000, 9, rows=6, writes=0.25,
+                                gap=(0, 0, 2, 5, 60)), "until"),
+    "per-bank-sequential": ({"controller": {"refresh": "per_bank"}}, {},
+                            _trace("sequential", 5000, 10), "chunks"),
+    "refresh-off": ({}, {"refresh": "off"}, _trace("random", 3000, 11, rows=5, writes=0.3,
+                                                   gap=(0, 3, 500)), "until"),
+    "small-queues": ({}, {"read_queue_size": 3, "write_queue_size": 4},
+                     _trace("random", 3000, 12, rows=3, writes=0.5, max_bursts=3,
+                            gap=(0, 0, 1, 7)), "until"),
+    "write-heavy": ({}, {}, _trace("random", 4000, 13, rows=8, writes=0.8, max_bursts=2),
+                    "chunks"),
+    "lpddr5x": ({"name": "lpddr5x-8533-x16"}, {},
+                _trace("random", 3000, 14, rows=4, writes=0.3, gap=(0, 1, 9)), "until"),
+    "two-ranks": ({"org": {"ranks": 2}, "capacity_bytes": 2 * 1073741824}, {},
+                  _trace("random", 3000, 15, banks=32, rows=3, writes=0.3,
+                         gap=(0, 0, 4)), "chunks"),
+    "two-ranks-per-bank": ({"org": {"ranks": 2}, "capacity_bytes": 2 * 1073741824,
+                            "controller": {"refresh": "per_bank"}}, {},
+                           _trace("sequential", 3000, 16, banks=32, writes=0.2), "until"),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_command_log_identical_to_frozen_reference(name: str) -> None:
+    overrides, kw, trace, mode = CASES[name]
+    overrides = dict(overrides)
+    params = load(overrides.pop("name", "lpddr5-6400-x16"), **overrides)
+    ref_log: list = []
+    new_log: list = []
+    ref = _reference(params, ref_log, **kw)
+    new = controller(params, log=new_log, **kw)
+    ref_done = _drive(ref, trace, mode)
+    new_done = _drive(new, trace, mode)
+    assert len(new_log) == len(ref_log)
+    for k, (a, b) in enumerate(zip(new_log, ref_log, strict=True)):
+        assert a == b, f"command #{k} differs: {a} != {b}"
+    assert new_done == ref_done
+    assert vars(new.counters) == vars(ref.counters)
+    assert new.clk == ref.clk
+    assert new.open_cycles(new.clk + 5) == ref.open_cycles(ref.clk + 5)
+    assert not new.busy()
+    assert len(new_done) == len({tag for tag, *_ in trace})
+    assert check_log(new_log, LPDDR5_CONSTRAINTS, timing_cycles(params),
+                     params.org.organisation()) == []
