@@ -52,9 +52,25 @@ def _trace(kind: str, n: int, seed: int, banks: int = 16, gap: tuple[int, ...] =
                 ba, row = (addr // 256) % (banks // 4), (addr // (64 * banks)) % rows
                 bursts.append((ba * 4 + bg, row, col))
                 addr += 1
+            elif kind == "row-runs":  # same bank and row for 64 bursts, then the next bank
+                bursts.append(((addr // 64) % banks, (addr // (64 * banks)) % rows, addr % 64))
+                addr += 1
             else:
                 bursts.append((rng.randrange(banks), rng.randrange(rows), rng.randrange(64)))
         out.append((i, t, bursts, rng.random() < writes))
+    return out
+
+
+def _interleave(stream: Trace, other: Trace, every: int) -> Trace:
+    """`stream` with one request of `other` after every `every`-th, at the same arrival."""
+    out: Trace = []
+    it = iter(other)
+    for k, (_, arr, bursts, w) in enumerate(stream):
+        out.append((len(out), arr, bursts, w))
+        if k % every == every - 1:
+            extra = next(it, None)
+            if extra is not None:
+                out.append((len(out), arr, extra[2], extra[3]))
     return out
 
 
@@ -121,6 +137,22 @@ CASES: dict[str, tuple[dict, dict, Trace, str]] = {
     "two-ranks-per-bank": ({"org": {"ranks": 2}, "capacity_bytes": 2 * 1073741824,
                             "controller": {"refresh": "per_bank"}}, {},
                            _trace("sequential", 3000, 16, banks=32, writes=0.2), "until"),
+    # long row-hit streams interrupted by refresh, writes and other banks' arrivals
+    "long-sequential-refresh": ({}, {}, _trace("sequential", 16000, 17, max_bursts=2),
+                                "chunks"),
+    "row-runs-refresh": ({}, {}, _trace("row-runs", 12000, 18, max_bursts=4), "all"),
+    "row-runs-per-bank": ({"controller": {"refresh": "per_bank"}}, {},
+                          _trace("row-runs", 8000, 19, gap=(0, 0, 0, 1)), "until"),
+    "row-runs-writes": ({}, {}, _trace("row-runs", 8000, 20, writes=0.15, max_bursts=3,
+                                       gap=(0, 0, 2)), "until"),
+    "sequential-other-banks": ({}, {}, _interleave(
+        _trace("sequential", 8000, 21, gap=(0, 0, 1)),
+        _trace("random", 1000, 22, rows=4, writes=0.3), 9), "until"),
+    "row-runs-other-banks": ({}, {}, _interleave(
+        _trace("row-runs", 8000, 23, max_bursts=2),
+        _trace("random", 1500, 24, rows=3, writes=0.2), 6), "chunks"),
+    "row-runs-closed": ({"controller": {"page_policy": "closed"}}, {},
+                        _trace("row-runs", 5000, 25, writes=0.1, max_bursts=3), "chunks"),
 }
 
 

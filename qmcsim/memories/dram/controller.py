@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections import deque
 from heapq import heappop, heappush, heapreplace
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from qmcsim.memories.dram.spec import (
@@ -125,6 +125,27 @@ class CompiledTiming:
         return cls(org, dict(values), updates, query, tuple(windows), command_bus, n_nodes)
 
 
+_UNROLLED: dict[tuple[tuple[int, int], ...], Callable[[list[int], int], None]] = {}
+
+
+def _unrolled_update(pairs: tuple[tuple[int, int], ...]) -> Callable[[list[int], int], None]:
+    """A function doing `for idx, lat in pairs: R[idx] = max(R[idx], t + lat)`, unrolled.
+
+    Generated from integer pairs only (no user text reaches the source)."""
+    fn = _UNROLLED.get(pairs)
+    if fn is None:
+        lines = ["def apply(R, t):"]
+        for idx, lat in pairs:
+            idx, lat = int(idx), int(lat)
+            lines += [f"    v = t + {lat}", f"    if v > R[{idx}]:", f"        R[{idx}] = v"]
+        if not pairs:
+            lines.append("    return None")
+        ns: dict[str, Callable[[list[int], int], None]] = {}
+        exec("\n".join(lines), ns)  # noqa: S102
+        fn = _UNROLLED[pairs] = ns["apply"]
+    return fn
+
+
 @dataclass
 class ChannelCounters:
     acts: int = 0
@@ -185,6 +206,11 @@ class ChannelController:
                         for b in range(self.n_banks))
                   for kind, cmd in enumerate((WR if q else RD, PRE, ACT)))
             for q in (0, 1))
+        # [cmd][bank] -> f(R, t): raise R[idx] to t + lat for every (idx, lat) of
+        # timing.updates[cmd][bank], unrolled (the loop over the pairs was the largest single
+        # cost per issued command)
+        self.apply_fns = tuple(tuple(_unrolled_update(pairs) for pairs in per_bank)
+                               for per_bank in timing.updates)
         self.rank_of = [b // self.banks_per_rank for b in range(self.n_banks)]
         # four-activate windows: (history, rank ready index offset of the ACT slot, latency)
         self.act_windows = [(h, 1 * N_SLOTS + slot, lat)
@@ -214,20 +240,25 @@ class ChannelController:
     def push(self, tag: int, arrival: int, bursts: Sequence[tuple[int, int, int]],
              is_write: bool) -> None:
         """Queue one request's bursts (bank, row, column) arriving at cycle `arrival`."""
-        if not bursts:
-            raise ValueError("a request needs at least one burst")
         n = len(bursts)
+        if n == 1:  # the common case, with fewer steps
+            rec = self.tags.get(tag)
+            if rec is None:
+                self.tags[tag] = [1, -1, 0, 0, 0, 0]
+            else:
+                rec[0] += 1
+            bank, row, col = bursts[0]
+            self.seq = seq = self.seq + 1
+            self.fifo.append([arrival, bank, row, col, tag, seq, -1, -1, 1 if is_write else 0])
+            return
+        if not n:
+            raise ValueError("a request needs at least one burst")
         tags = self.tags
         if tag in tags:
             tags[tag][0] += n
         else:
             tags[tag] = [n, -1, 0, 0, 0, 0]
         w = 1 if is_write else 0
-        if n == 1:
-            bank, row, col = bursts[0]
-            self.seq = seq = self.seq + 1
-            self.fifo.append([arrival, bank, row, col, tag, seq, -1, -1, w])
-            return
         fifo = self.fifo
         seq = self.seq
         for bank, row, col in bursts:
@@ -251,7 +282,7 @@ class ChannelController:
         pends, rdys = self.pend, self.rdy
         class_meta = self.class_meta
         recand = self._recand
-        updates = self.t.updates
+        apply_fns = self.apply_fns
         command_bus = self.t.command_bus
         log = self.log
         closed_page = self.closed_page
@@ -424,10 +455,7 @@ class ChannelController:
             cmd_free = t + command_bus
             clk = t
             if cmd == ACT or cmd == PRE:  # as _issue does
-                for idx, lat in updates[cmd][b]:
-                    v = t + lat
-                    if v > R[idx]:
-                        R[idx] = v
+                apply_fns[cmd][b](R, t)
                 if log is not None:
                     log.append((t, cmd, b, e[E_ROW]))
                 if e[E_FIRST] < 0:
@@ -486,10 +514,7 @@ class ChannelController:
             auto = closed_page and not any(x[E_ROW] == row for x in lst)
             if auto:
                 cmd = RDA if cmd == RD else WRA
-            for idx, lat in updates[cmd][b]:
-                v = t + lat
-                if v > R[idx]:
-                    R[idx] = v
+            apply_fns[cmd][b](R, t)
             if log is not None:
                 log.append((t, cmd, b, row))
             first = e[E_FIRST]
@@ -535,6 +560,15 @@ class ChannelController:
             kind = e[E_KIND]
             tag = e[E_TAG]
             rec = tags[tag]
+            if rec[0] == 1 and rec[1] < 0:  # the request's only burst: rec is still fresh
+                del tags[tag]
+                if kind <= HIT:  # -1: never activated or precharged for, a hit
+                    finished.append((tag, first, done, 1, 0, 0))
+                elif kind == MISS:
+                    finished.append((tag, first, done, 0, 1, 0))
+                else:
+                    finished.append((tag, first, done, 0, 0, 1))
+                continue
             rec[0] -= 1
             if rec[1] < 0 or first < rec[1]:
                 rec[1] = first
