@@ -12,9 +12,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from qmcsim.config.devices import load_device
-from qmcsim.config.overrides import apply_overrides
 from qmcsim.config.sourced import rewrap_sourced
-from qmcsim.config.yamlio import read_yaml_mapping, validation_to_config_error
+from qmcsim.config.yamlio import load_validated, validation_to_config_error
 from qmcsim.errors import ConfigError, QmcsimError
 from qmcsim.formats.base import FormatConfig, format_registry
 from qmcsim.memories.base import DeviceParams
@@ -185,11 +184,7 @@ def _resolve_variant(vc: VariantConfig, *, base: str, name: str, file: str, wher
 def load_accuracy(path: str | Path, overrides: list[str] | None = None) -> ResolvedAccuracy:
     path = Path(path)
     file = str(path)
-    raw = apply_overrides(read_yaml_mapping(path), overrides or [])
-    try:
-        cfg = AccuracyConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise validation_to_config_error(exc, file) from None
+    cfg = load_validated(path, AccuracyConfig, overrides)
     names = [v.name for v in cfg.variants]
     variants: list[Variant] = []
     for i, vc in enumerate(cfg.variants):

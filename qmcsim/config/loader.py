@@ -10,11 +10,10 @@ from pydantic import ValidationError
 
 from qmcsim.compute import ComputeParams
 from qmcsim.config.devices import load_device
-from qmcsim.config.overrides import apply_overrides
 from qmcsim.config.presets import load_raw_preset
 from qmcsim.config.schema import RunConfig, SystemConfig
 from qmcsim.config.sourced import rewrap_sourced, unwrap_sourced
-from qmcsim.config.yamlio import read_yaml_mapping, validation_to_config_error
+from qmcsim.config.yamlio import load_validated, validation_to_config_error
 from qmcsim.errors import ConfigError
 from qmcsim.formats.base import COMPONENT_NAMES, format_registry
 from qmcsim.memories.base import DeviceParams
@@ -103,12 +102,7 @@ def _components_of(system: SystemConfig) -> list[str]:
 def load_run(path: str | Path, overrides: list[str] | None = None) -> ResolvedRun:
     path = Path(path)
     file = str(path)
-    raw = apply_overrides(read_yaml_mapping(path), overrides or [])
-    try:
-        cfg = RunConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise validation_to_config_error(exc, file, drop_loc=frozenset(format_registry())) \
-            from None
+    cfg = load_validated(path, RunConfig, overrides, drop_loc=frozenset(format_registry()))
     names = [s.name for s in cfg.systems]
     for i, name in enumerate(names):
         if names.index(name) != i:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from qmcsim.errors import ConfigError
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def read_yaml_mapping(path: Path) -> dict[str, Any]:
@@ -57,3 +59,15 @@ def validation_to_config_error(exc: ValidationError, file: str, prefix: str = ""
     err = exc.errors()[0]
     loc = tuple(p for p in err["loc"] if p not in drop_loc)
     return ConfigError(file, format_loc(loc, prefix), _describe(err))
+
+
+def load_validated(path: Path, model: type[M], overrides: list[str] | None = None,
+                   drop_loc: frozenset[str] = frozenset()) -> M:
+    """A YAML file, `--set` overrides applied, validated into `model`; errors as ConfigError."""
+    from qmcsim.config.overrides import apply_overrides
+
+    raw = apply_overrides(read_yaml_mapping(path), overrides or [])
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise validation_to_config_error(exc, str(path), drop_loc=drop_loc) from None
