@@ -1,9 +1,11 @@
 """The optimised burst-mode controller against a frozen copy of the pre-optimisation one.
 
 Both controllers see the same mixed traces, driven the three ways the code base drives them
-(bench: chunks + `run(final=False)`; DramMemory: `run(until=arrival)` before each push;
-calibration: everything pushed, one `run()`). The issued command logs, the finished-request
-records, the counters and the clocks must be IDENTICAL, and the checker must find nothing.
+(bench and replay: chunks through `push_each` + `run(final=False)`; DramMemory:
+`run(until=arrival)` before each push; calibration: everything pushed, one `run()`), each with
+the interpreted controller and with its compiled build. The issued command logs, the
+finished-request records, the counters and the clocks must be IDENTICAL to the reference's
+(driven by `push` alone), and the checker must find nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 import pytest
 from burst_reference import ChannelController as RefController
 from burst_reference import CompiledTiming as RefTiming
-from dram_helpers import controller, load
+from dram_helpers import IMPLEMENTATIONS, controller, load
 
 from qmcsim.memories.dram.checker import check_log
 from qmcsim.memories.dram.params import DramParams, timing_cycles
@@ -76,7 +78,17 @@ def _interleave(stream: Trace, other: Trace, every: int) -> Trace:
 
 def _drive(ctrl: Any, trace: Trace, mode: str) -> list:
     finished: list = []
-    if mode == "chunks":
+    if mode == "each" and hasattr(ctrl, "push_each"):  # the reference has no push_each
+        for k in range(0, len(trace), 97):
+            part = trace[k:k + 97]
+            ctrl.push_each([tag for tag, *_ in part], [arr for _, arr, _, _ in part],
+                           [b[0][0] for *_, b, _ in part], [b[0][1] for *_, b, _ in part],
+                           [b[0][2] for *_, b, _ in part], [w for *_, w in part])
+            ctrl.run(final=False)
+            finished += ctrl.finished
+            ctrl.finished.clear()
+        ctrl.run()
+    elif mode in ("chunks", "each"):
         for k, (tag, arr, bursts, w) in enumerate(trace):
             ctrl.push(tag, arr, bursts, w)
             if k % 97 == 96:
@@ -108,6 +120,9 @@ CASES: dict[str, tuple[dict, dict, Trace, str]] = {
     "sequential": ({}, {}, _trace("sequential", 6000, 1), "chunks"),
     "sequential-until": ({}, {}, _trace("sequential", 3000, 2, gap=(0, 0, 0, 1, 2)), "until"),
     "random": ({}, {}, _trace("random", 4000, 3), "chunks"),
+    "random-push-each": ({}, {}, _trace("random", 4000, 26, rows=5, writes=0.3,
+                                        gap=(0, 0, 1, 30)), "each"),
+    "sequential-push-each": ({}, {}, _trace("sequential", 6000, 27, writes=0.1), "each"),
     "random-few-rows": ({}, {}, _trace("random", 4000, 4, rows=3), "chunks"),
     "mixed-rw": ({}, {}, _trace("random", 4000, 5, rows=4, writes=0.35, max_bursts=3,
                                 gap=(0, 0, 1, 3, 20)), "until"),
@@ -156,15 +171,16 @@ CASES: dict[str, tuple[dict, dict, Trace, str]] = {
 }
 
 
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
 @pytest.mark.parametrize("name", list(CASES))
-def test_command_log_identical_to_frozen_reference(name: str) -> None:
+def test_command_log_identical_to_frozen_reference(name: str, impl: Any) -> None:
     overrides, kw, trace, mode = CASES[name]
     overrides = dict(overrides)
     params = load(overrides.pop("name", "lpddr5-6400-x16"), **overrides)
     ref_log: list = []
     new_log: list = []
     ref = _reference(params, ref_log, **kw)
-    new = controller(params, log=new_log, **kw)
+    new = controller(params, log=new_log, impl=impl, **kw)
     ref_done = _drive(ref, trace, mode)
     new_done = _drive(new, trace, mode)
     assert len(new_log) == len(ref_log)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from qmcsim.config.devices import load_device
+from qmcsim.memories.dram.controller import IMPLEMENTATION
 from qmcsim.memories.dram.memory import build_controllers
 from qmcsim.memories.dram.params import DramParams
 
@@ -36,9 +37,8 @@ def run_once(params: DramParams, n: int, pattern: str, seed: int = 0) -> tuple[f
         else:
             addrs = rng.integers(0, mapping.capacity_bytes // bb, size=k, dtype=np.int64) * bb
         _, bank, row, col = mapping.decode(addrs)
-        for i, (b, r, c) in enumerate(zip(bank.tolist(), row.tolist(), col.tolist(),
-                                          strict=True)):
-            ctrl.push(start + i, 0, ((b, r, c),), False)
+        ctrl.push_each(range(start, start + k), [0] * k, bank.tolist(), row.tolist(),
+                       col.tolist(), [False] * k)
         ctrl.run(final=False)
         ctrl.finished.clear()
     ctrl.run()
@@ -115,6 +115,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     params = load_device(args.preset, file="<bench>", field_path="preset")
     assert isinstance(params, DramParams)
+    print(f"controller: {IMPLEMENTATION}")
     for pattern in ("sequential", "random"):
         runs = [run_once(params, args.requests, pattern, seed=k) for k in range(args.repeats)]
         rates = [r for r, _ in runs]

@@ -29,10 +29,18 @@ soon as due, ahead of any other command.
 
 from __future__ import annotations
 
+import gc
+import hashlib
+import math
+import os
 from collections import deque
 from heapq import heappop, heappush, heapreplace
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from pathlib import Path
+
+import cython
 
 from qmcsim.memories.dram.spec import (
     ACT,
@@ -53,6 +61,7 @@ from qmcsim.memories.dram.spec import (
 )
 
 INF = float("inf")
+NEVER = 1 << 62  # a cycle after any simulated one (an int, unlike INF, for typed locals)
 NO_ROW = -1  # open_row value of a closed bank
 # slot of each command in a node's ready-time vector (RDA shares RD's, WRA shares WR's)
 SLOT = (0, 1, 2, 3, 4, 3, 4, 5, 6)
@@ -146,6 +155,23 @@ def _unrolled_update(pairs: tuple[tuple[int, int], ...]) -> Callable[[list[int],
     return fn
 
 
+@cython.cfunc
+@cython.inline
+@cython.locals(R=list, pairs=tuple, t=cython.longlong, k=cython.Py_ssize_t,
+               n=cython.Py_ssize_t, idx=cython.Py_ssize_t, v=cython.longlong)
+def _raise_ready(R, pairs, t):  # type: ignore[no-untyped-def]  # (types: cython.locals)
+    """R[idx] = max(R[idx], t + lat) over flat (idx, lat) pairs: the compiled build's
+    `_unrolled_update` (a C loop beats calling back into generated Python)."""
+    n = len(pairs)
+    k = 0
+    while k < n:
+        idx = pairs[k]
+        v = t + pairs[k + 1]
+        if v > R[idx]:
+            R[idx] = v
+        k += 2
+
+
 @dataclass
 class ChannelCounters:
     acts: int = 0
@@ -156,8 +182,59 @@ class ChannelCounters:
     open_cycles: int = 0  # cycles with at least one bank open (active standby)
 
 
-class ChannelController:
+@cython.cclass
+class FrFcfsController:
     """FR-FCFS controller of one channel. Feed bursts with `push`, advance with `run`."""
+
+    # attribute types of the compiled build (an extension type: C fields, no instance dict);
+    # in pure Python these are class-level defaults that __init__ shadows
+    t = cython.declare(object, visibility="public")
+    n_banks = cython.declare(cython.longlong, visibility="public")
+    banks_per_rank = cython.declare(cython.longlong, visibility="public")
+    ready = cython.declare(list, visibility="public")
+    open_row = cython.declare(list, visibility="public")
+    n_open = cython.declare(cython.longlong, visibility="public")
+    open_since = cython.declare(cython.longlong, visibility="public")
+    cmd_free = cython.declare(cython.longlong, visibility="public")
+    clk = cython.declare(cython.longlong, visibility="public")
+    act_hist = cython.declare(list, visibility="public")  # list[deque[int]]
+    fifo = cython.declare(object, visibility="public")  # deque[list[int]]
+    rq = cython.declare(dict, visibility="public")  # dict[int, list[list[int]]]
+    wq = cython.declare(dict, visibility="public")  # dict[int, list[list[int]]]
+    queues = cython.declare(tuple, visibility="public")
+    cand = cython.declare(tuple, visibility="public")  # tuple[list[Cand | None], list[Cand | None]]
+    ver = cython.declare(tuple, visibility="public")
+    pend = cython.declare(list, visibility="public")  # list[list[tuple[int, int, int, int]]]
+    rdy = cython.declare(list, visibility="public")  # list[list[tuple[int, int, int]]]
+    class_meta = cython.declare(tuple, visibility="public")
+    cand_tabs = cython.declare(tuple, visibility="public")
+    apply_fns = cython.declare(tuple, visibility="public")
+    flat_updates = cython.declare(tuple, visibility="public")
+    rank_of = cython.declare(list, visibility="public")
+    act_windows = cython.declare(list, visibility="public")
+    n_rq = cython.declare(cython.longlong, visibility="public")
+    n_wq = cython.declare(cython.longlong, visibility="public")
+    rq_cap = cython.declare(cython.longlong, visibility="public")
+    wq_cap = cython.declare(cython.longlong, visibility="public")
+    wq_hi = cython.declare(cython.longlong, visibility="public")
+    wq_lo = cython.declare(cython.longlong, visibility="public")
+    rq_free_t = cython.declare(cython.longlong, visibility="public")
+    wq_free_t = cython.declare(cython.longlong, visibility="public")
+    writing = cython.declare(cython.bint, visibility="public")
+    closed_page = cython.declare(cython.bint, visibility="public")
+    refresh = cython.declare(str, visibility="public")
+    n_cl = cython.declare(cython.longlong, visibility="public")
+    n_cwl = cython.declare(cython.longlong, visibility="public")
+    n_bl = cython.declare(cython.longlong, visibility="public")
+    n_refi = cython.declare(cython.longlong, visibility="public")
+    ref_due = cython.declare(cython.longlong, visibility="public")
+    ref_pair = cython.declare(cython.longlong, visibility="public")
+    seq = cython.declare(cython.longlong, visibility="public")
+    log = cython.declare(object, visibility="public")
+    counters = cython.declare(object, visibility="public")
+    tags = cython.declare(dict, visibility="public")  # dict[int, list[int]]
+    finished = cython.declare(list, visibility="public")
+    # list[tuple[int, int, int, int, int, int]]
 
     def __init__(self, timing: CompiledTiming, *, read_queue_size: int = 32,
                  write_queue_size: int = 32, write_high_watermark: float = 0.8,
@@ -178,20 +255,20 @@ class ChannelController:
         self.open_since = 0
         self.cmd_free = 0
         self.clk = 0
-        self.act_hist: list[deque[int]] = [deque(maxlen=w) for (_, _, _, w) in timing.windows]
-        self.fifo: deque[list[int]] = deque()
-        self.rq: dict[int, list[list[int]]] = {}
-        self.wq: dict[int, list[list[int]]] = {}
+        self.act_hist = [deque(maxlen=w) for (_, _, _, w) in timing.windows]
+        self.fifo = deque()
+        self.rq = {}
+        self.wq = {}
         self.queues = (self.rq, self.wq)
         # per queue and bank: the FR-FCFS candidate (command, entry, bank-group ready index,
         # bank ready index, arrival) or None, and its version (bumped on every change)
-        self.cand: tuple[list[Cand | None], list[Cand | None]] = (
+        self.cand = (
             [None] * self.n_banks, [None] * self.n_banks)
         self.ver = ([0] * self.n_banks, [0] * self.n_banks)
         # candidate classes (queue, rank, kind): kind 0 column, 1 PRE, 2 ACT
         n_cls = 2 * org.ranks * 3
-        self.pend: list[list[tuple[int, int, int, int]]] = [[] for _ in range(n_cls)]
-        self.rdy: list[list[tuple[int, int, int]]] = [[] for _ in range(n_cls)]
+        self.pend = [[] for _ in range(n_cls)]
+        self.rdy = [[] for _ in range(n_cls)]
         qt = timing.query
         self.class_meta = tuple(
             tuple(((q * org.ranks + r) * 3 + kind, qt[s][r * self.banks_per_rank][0],
@@ -211,6 +288,9 @@ class ChannelController:
         # cost per issued command)
         self.apply_fns = tuple(tuple(_unrolled_update(pairs) for pairs in per_bank)
                                for per_bank in timing.updates)
+        # the same pairs flattened (idx, lat, idx, lat, ...) for the compiled build's C loop
+        self.flat_updates = tuple(tuple(tuple(x for pair in pairs for x in pair)
+                                        for pairs in per_bank) for per_bank in timing.updates)
         self.rank_of = [b // self.banks_per_rank for b in range(self.n_banks)]
         # four-activate windows: (history, rank ready index offset of the ACT slot, latency)
         self.act_windows = [(h, 1 * N_SLOTS + slot, lat)
@@ -227,14 +307,14 @@ class ChannelController:
         v = timing.values
         self.n_cl, self.n_cwl, self.n_bl = v["nCL"], v["nCWL"], v["nBL"]
         self.n_refi = v["nREFIpb"] if refresh == "per_bank" else v["nREFI"]
-        self.ref_due = self.n_refi if refresh != "off" else INF
+        self.ref_due = self.n_refi if refresh != "off" else NEVER
         self.ref_pair = 0
         self.seq = 0
         self.log = log
         self.counters = ChannelCounters()
-        self.tags: dict[int, list[int]] = {}
+        self.tags = {}
         # finished requests: (tag, first command cycle, done cycle, hits, misses, conflicts)
-        self.finished: list[tuple[int, int, int, int, int, int]] = []
+        self.finished = []
 
     # ---- input
     def push(self, tag: int, arrival: int, bursts: Sequence[tuple[int, int, int]],
@@ -266,6 +346,39 @@ class ChannelController:
             fifo.append([arrival, bank, row, col, tag, seq, -1, -1, w])
         self.seq = seq
 
+    @cython.locals(i=cython.Py_ssize_t, n=cython.Py_ssize_t, seq=cython.longlong,
+                   fifo=object, recs=dict, rec=list)
+    def push_each(self, tags: Sequence[int], arrivals: Sequence[int], banks: Sequence[int],
+                  rows: Sequence[int], cols: Sequence[int], writes: Sequence[bool]) -> None:
+        """Queue one one-burst request per position: `push(tags[i], arrivals[i],
+        ((banks[i], rows[i], cols[i]),), writes[i])` for every i, without a call per request
+        (trace replay and the benchmark feed bursts this way)."""
+        n = len(tags)
+        if not len(arrivals) == len(banks) == len(rows) == len(cols) == len(writes) == n:
+            raise ValueError("push_each: tags, arrivals, banks, rows, cols and writes must "
+                             "have the same length")
+        fifo = self.fifo
+        recs = self.tags
+        seq = self.seq
+        gc_on = gc.isenabled()
+        if gc_on:  # as in `run`: no cycles made, only the walks over queued requests saved
+            gc.disable()
+        try:
+            for i in range(n):
+                tag = tags[i]
+                rec = recs.get(tag)
+                if rec is None:
+                    recs[tag] = [1, -1, 0, 0, 0, 0]
+                else:
+                    rec[0] += 1
+                seq += 1
+                fifo.append([arrivals[i], banks[i], rows[i], cols[i], tag, seq, -1, -1,
+                             1 if writes[i] else 0])
+        finally:
+            self.seq = seq
+            if gc_on:
+                gc.enable()
+
     def busy(self) -> bool:
         return bool(self.fifo or self.n_rq or self.n_wq)
 
@@ -273,6 +386,37 @@ class ChannelController:
     def run(self, until: float = INF, final: bool = True) -> None:
         """Issue every command due before cycle `until`. Without `final`, stop when the input
         FIFO runs dry (more bursts may follow with later arrivals)."""
+        # The loop allocates many small containers but makes no reference cycles, so the
+        # cyclic GC would only re-walk the queued requests (~15 % of the loop's time).
+        gc_on = gc.isenabled()
+        if gc_on:
+            gc.disable()
+        try:
+            self._run(until, final)
+        finally:
+            if gc_on:
+                gc.enable()
+
+    @cython.locals(
+        n_rq=cython.longlong, n_wq=cython.longlong, clk=cython.longlong,
+        cmd_free=cython.longlong, rq_free_t=cython.longlong, wq_free_t=cython.longlong,
+        t=cython.longlong, g=cython.longlong, lt=cython.longlong, rt=cython.longlong,
+        x=cython.longlong, v=cython.longlong, b=cython.longlong, q=cython.longlong,
+        seq=cython.longlong, best_t=cython.longlong, best_seq=cython.longlong,
+        best_hit=cython.longlong, best_b=cython.longlong, hit=cython.longlong,
+        ci=cython.longlong, gch=cython.longlong, gr=cython.longlong, cmd=cython.longlong,
+        until_c=cython.longlong, ref_due=cython.longlong, rq_cap=cython.longlong,
+        wq_cap=cython.longlong, rq_cap_1=cython.longlong, wq_cap_1=cython.longlong,
+        wq_lo=cython.longlong, wq_hi=cython.longlong, command_bus=cython.longlong,
+        n_rd_done=cython.longlong, n_wr_done=cython.longlong, done=cython.longlong,
+        first=cython.longlong, kind=cython.longlong, arr=cython.longlong,
+        ibg=cython.longlong, ibk=cython.longlong, row=cython.longlong, writing=cython.bint,
+        closed_page=cython.bint, auto=cython.bint, R=list, head=list, lst=list, cand_q=list,
+        ver_q=list, vq=list, pend=list, rdy=list, heap=list, ent=tuple, rent=tuple, c=tuple,
+        e=list, e2=list, rec=list, open_row=list, finished=list, pends=list, rdys=list)
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    def _run(self, until: float, final: bool) -> None:
         R = self.ready
         fifo = self.fifo
         queues = self.queues
@@ -281,8 +425,8 @@ class ChannelController:
         vers = self.ver
         pends, rdys = self.pend, self.rdy
         class_meta = self.class_meta
-        recand = self._recand
         apply_fns = self.apply_fns
+        flat_updates = self.flat_updates
         command_bus = self.t.command_bus
         log = self.log
         closed_page = self.closed_page
@@ -301,6 +445,7 @@ class ChannelController:
         n_rq, n_wq, clk, cmd_free = self.n_rq, self.n_wq, self.clk, self.cmd_free
         rq_free_t, wq_free_t, writing = self.rq_free_t, self.wq_free_t, self.writing
         ref_due = self.ref_due  # changed only by _refresh_step
+        until_c = NEVER if until >= NEVER else math.ceil(until)  # t < until <=> t < until_c
         while True:
             # admit arrived bursts into the read / write queues
             while fifo:
@@ -324,11 +469,11 @@ class ChannelController:
                 lst = queues[q].get(b)
                 if lst is None:
                     queues[q][b] = [head]
-                    recand(q, b)
+                    self._recand(q, b)
                 else:
                     lst.append(head)
                     if cands[q][b][0] == PRE and head[E_ROW] == open_row[b]:  # type: ignore[index]
-                        recand(q, b)
+                        self._recand(q, b)
             if not final and not fifo:
                 break
             # read/write mode (write draining by watermarks)
@@ -343,17 +488,17 @@ class ChannelController:
             # rank nodes, command bus); the bank part L (bank group, bank, arrival) sits in
             # `pend` keyed by a lower bound of L (ready times only grow), or, once L <= G, in
             # `rdy` keyed by age. Stale entries (older candidate versions) are dropped lazily.
-            best_t: float = INF
+            best_t = NEVER
             best_seq = best_hit = 0
             best_b = -1
             cand_q = cands[q]
             ver_q = vers[q]
-            for ci, gc, gr, hit in class_meta[q]:
+            for ci, gch, gr, hit in class_meta[q]:
                 pend = pends[ci]
                 rdy = rdys[ci]
                 if not pend and not rdy:
                     continue
-                g = R[gc]
+                g = R[gch]
                 rt = R[gr]
                 if rt > g:
                     g = rt
@@ -384,7 +529,7 @@ class ChannelController:
                 while rdy:
                     rent = rdy[0]
                     if rent is checked:
-                        t, seq, b = g, rent[0], rent[1]
+                        t, seq, b = g, rent[0], rent[1]  # type: ignore[index]
                         break
                     b = rent[1]
                     if ver_q[b] != rent[2]:
@@ -436,26 +581,29 @@ class ChannelController:
                         clk = head[E_ARR]
                     continue
             if (best_b >= 0 and ref_due <= best_t) or (
-                    best_b < 0 and until < INF and ref_due < until):
-                if ref_due >= until:
+                    best_b < 0 and until_c < NEVER and ref_due < until_c):
+                if ref_due >= until_c:
                     break
                 self.cmd_free, self.clk, self.writing = cmd_free, clk, writing
-                stepped = self._refresh_step(until)
+                stepped = self._refresh_step(until_c)
                 cmd_free, clk, ref_due = self.cmd_free, self.clk, self.ref_due
                 if not stepped:
                     break
                 continue
-            if best_b < 0 or best_t >= until:
+            if best_b < 0 or best_t >= until_c:
                 break
             b = best_b
             c = cand_q[b]
             cmd = c[0]  # type: ignore[index]
             e = c[1]  # type: ignore[index]
-            t = int(best_t)
+            t = best_t
             cmd_free = t + command_bus
             clk = t
             if cmd == ACT or cmd == PRE:  # as _issue does
-                apply_fns[cmd][b](R, t)
+                if cython.compiled:
+                    _raise_ready(R, flat_updates[cmd][b], t)
+                else:
+                    apply_fns[cmd][b](R, t)
                 if log is not None:
                     log.append((t, cmd, b, e[E_ROW]))
                 if e[E_FIRST] < 0:
@@ -497,9 +645,9 @@ class ChannelController:
                 heappush(heap, (lt, e[E_SEQ], b, v))
                 if q:
                     if b in rq or cands[0][b] is not None:
-                        recand(0, b)
+                        self._recand(0, b)
                 elif b in wq or cands[1][b] is not None:
-                    recand(1, b)
+                    self._recand(1, b)
                 continue
             # column command; with the closed-page policy, auto-precharge when no other queued
             # request hits the row
@@ -511,10 +659,19 @@ class ChannelController:
             if not lst:
                 del queues[q][b]
             row = e[E_ROW]
-            auto = closed_page and not any(x[E_ROW] == row for x in lst)
+            auto = closed_page
+            if auto:  # a loop, not any(<genexpr>): Cython 3.3.1 compiles a generator that
+                # reads a C-typed local (`row`) wrongly (always "no match"; tests caught it)
+                for y in lst:
+                    if y[E_ROW] == row:
+                        auto = False
+                        break
             if auto:
                 cmd = RDA if cmd == RD else WRA
-            apply_fns[cmd][b](R, t)
+            if cython.compiled:
+                _raise_ready(R, flat_updates[cmd][b], t)
+            else:
+                apply_fns[cmd][b](R, t)
             if log is not None:
                 log.append((t, cmd, b, row))
             first = e[E_FIRST]
@@ -538,9 +695,9 @@ class ChannelController:
                 if self.n_open == 0:
                     counters.open_cycles += t - self.open_since
                 if b in rq or cands[0][b] is not None:
-                    recand(0, b)
+                    self._recand(0, b)
                 if b in wq or cands[1][b] is not None:
-                    recand(1, b)
+                    self._recand(1, b)
             elif lst and lst[0][E_ROW] == row:  # the next request hits too: _recand inline
                 vq = vers[q]
                 v = vq[b] = vq[b] + 1
@@ -556,7 +713,7 @@ class ChannelController:
                     lt = arr
                 heappush(heap, (lt, e2[E_SEQ], b, v))
             else:
-                recand(q, b)
+                self._recand(q, b)
             kind = e[E_KIND]
             tag = e[E_TAG]
             rec = tags[tag]
@@ -581,7 +738,12 @@ class ChannelController:
         self.n_rq, self.n_wq, self.clk, self.cmd_free = n_rq, n_wq, clk, cmd_free
         self.rq_free_t, self.wq_free_t, self.writing = rq_free_t, wq_free_t, writing
 
-    def _recand(self, q: int, b: int) -> None:
+    @cython.cfunc
+    @cython.locals(q=cython.longlong, b=cython.longlong, v=cython.longlong,
+                   lt=cython.longlong, x=cython.longlong, arr=cython.longlong,
+                   ibg=cython.longlong, ibk=cython.longlong, ver=list, lst=list, e=list,
+                   R=list, heap=list)
+    def _recand(self, q, b):  # type: ignore[no-untyped-def]  # (types: cython.locals)
         """Recompute the FR-FCFS candidate of bank `b` in queue `q` (0 read, 1 write)."""
         ver = self.ver[q]
         v = ver[b] = ver[b] + 1
@@ -618,9 +780,9 @@ class ChannelController:
         qi = self.t.query[SLOT[cmd]][bank]
         return max(R[qi[0]], R[qi[1]], R[qi[2]], R[qi[3]], self.cmd_free)
 
-    def _refresh_step(self, until: float) -> bool:
+    def _refresh_step(self, until: int) -> bool:
         """Issue the next refresh command if it falls before `until`; False if it does not."""
-        due = int(self.ref_due)
+        due = self.ref_due
         if self.refresh == "all_bank":
             # one rank per channel in the presets; with more ranks all are refreshed together
             for r in range(self.t.org.ranks):
@@ -737,4 +899,31 @@ class ChannelController:
         return self.counters.open_cycles + extra
 
 
-__all__ = ["CAS", "CONFLICT", "HIT", "MISS", "ChannelController", "CompiledTiming"]
+def _compiled_module() -> tuple[object | None, str]:
+    """The Cython build of this file (setup.py), if present and built from these exact bytes."""
+    if cython.compiled:  # this is that build: nothing to select
+        return None, "compiled"
+    if os.environ.get("QMCSIM_PURE_PYTHON"):
+        return None, "python (QMCSIM_PURE_PYTHON is set)"
+    try:
+        from qmcsim.memories.dram import _ccontroller  # type: ignore[attr-defined]
+    except ImportError:
+        return None, "python (no compiled controller: install with a C compiler to build it)"
+    digest = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    if getattr(_ccontroller, "SOURCE_SHA256", None) != digest:
+        return None, "python (compiled controller is stale: rerun `pip install -e .`)"
+    return _ccontroller, "compiled"
+
+
+# `ChannelController` is the compiled build of FrFcfsController when there is a fresh one,
+# else this module's (same source, same command logs: tests/dram/test_burst_equivalence.py
+# runs both); `PythonChannelController` is always the interpreted one
+PythonChannelController = FrFcfsController
+_compiled, IMPLEMENTATION = _compiled_module()
+if TYPE_CHECKING:
+    ChannelController = FrFcfsController
+else:
+    ChannelController = FrFcfsController if _compiled is None else _compiled.FrFcfsController
+
+__all__ = ["CAS", "CONFLICT", "HIT", "IMPLEMENTATION", "MISS", "ChannelController",
+           "CompiledTiming", "PythonChannelController"]
