@@ -33,6 +33,7 @@ import gc
 import hashlib
 import math
 import os
+from array import array
 from collections import deque
 from heapq import heappop, heappush, heapreplace
 from collections.abc import Callable, Sequence
@@ -157,7 +158,7 @@ def _unrolled_update(pairs: tuple[tuple[int, int], ...]) -> Callable[[list[int],
 
 @cython.cfunc
 @cython.inline
-@cython.locals(R=list, pairs=tuple, t=cython.longlong, k=cython.Py_ssize_t,
+@cython.locals(R=cython.longlong[:], pairs=tuple, t=cython.longlong, k=cython.Py_ssize_t,
                n=cython.Py_ssize_t, idx=cython.Py_ssize_t, v=cython.longlong)
 def _raise_ready(R, pairs, t):  # type: ignore[no-untyped-def]  # (types: cython.locals)
     """R[idx] = max(R[idx], t + lat) over flat (idx, lat) pairs: the compiled build's
@@ -191,7 +192,7 @@ class FrFcfsController:
     t = cython.declare(object, visibility="public")
     n_banks = cython.declare(cython.longlong, visibility="public")
     banks_per_rank = cython.declare(cython.longlong, visibility="public")
-    ready = cython.declare(list, visibility="public")
+    ready = cython.declare(object, visibility="public")  # ready cycle per node x slot
     open_row = cython.declare(list, visibility="public")
     n_open = cython.declare(cython.longlong, visibility="public")
     open_since = cython.declare(cython.longlong, visibility="public")
@@ -249,7 +250,9 @@ class FrFcfsController:
         org = timing.org
         self.n_banks = org.banks
         self.banks_per_rank = org.bank_groups * org.banks_per_group
-        self.ready = [0] * (timing.n_nodes * N_SLOTS)
+        # compiled: an array read as C integers; interpreted: a list (no boxing on reads)
+        n_ready = timing.n_nodes * N_SLOTS
+        self.ready = array("q", [0]) * n_ready if cython.compiled else [0] * n_ready
         self.open_row = [NO_ROW] * self.n_banks
         self.n_open = 0
         self.open_since = 0
@@ -411,7 +414,8 @@ class FrFcfsController:
         n_rd_done=cython.longlong, n_wr_done=cython.longlong, done=cython.longlong,
         first=cython.longlong, kind=cython.longlong, arr=cython.longlong,
         ibg=cython.longlong, ibk=cython.longlong, row=cython.longlong, writing=cython.bint,
-        closed_page=cython.bint, auto=cython.bint, R=list, head=list, lst=list, cand_q=list,
+        closed_page=cython.bint, auto=cython.bint, R=cython.longlong[:], idx=cython.Py_ssize_t,
+        head=list, lst=list, cand_q=list,
         ver_q=list, vq=list, pend=list, rdy=list, heap=list, ent=tuple, rent=tuple, c=tuple,
         e=list, e2=list, rec=list, open_row=list, finished=list, pends=list, rdys=list)
     @cython.boundscheck(False)
@@ -469,11 +473,11 @@ class FrFcfsController:
                 lst = queues[q].get(b)
                 if lst is None:
                     queues[q][b] = [head]
-                    self._recand(q, b)
+                    self._recand(R, q, b)
                 else:
                     lst.append(head)
                     if cands[q][b][0] == PRE and head[E_ROW] == open_row[b]:  # type: ignore[index]
-                        self._recand(q, b)
+                        self._recand(R, q, b)
             if not final and not fifo:
                 break
             # read/write mode (write draining by watermarks)
@@ -645,9 +649,9 @@ class FrFcfsController:
                 heappush(heap, (lt, e[E_SEQ], b, v))
                 if q:
                     if b in rq or cands[0][b] is not None:
-                        self._recand(0, b)
+                        self._recand(R, 0, b)
                 elif b in wq or cands[1][b] is not None:
-                    self._recand(1, b)
+                    self._recand(R, 1, b)
                 continue
             # column command; with the closed-page policy, auto-precharge when no other queued
             # request hits the row
@@ -695,9 +699,9 @@ class FrFcfsController:
                 if self.n_open == 0:
                     counters.open_cycles += t - self.open_since
                 if b in rq or cands[0][b] is not None:
-                    self._recand(0, b)
+                    self._recand(R, 0, b)
                 if b in wq or cands[1][b] is not None:
-                    self._recand(1, b)
+                    self._recand(R, 1, b)
             elif lst and lst[0][E_ROW] == row:  # the next request hits too: _recand inline
                 vq = vers[q]
                 v = vq[b] = vq[b] + 1
@@ -713,7 +717,7 @@ class FrFcfsController:
                     lt = arr
                 heappush(heap, (lt, e2[E_SEQ], b, v))
             else:
-                self._recand(q, b)
+                self._recand(R, q, b)
             kind = e[E_KIND]
             tag = e[E_TAG]
             rec = tags[tag]
@@ -739,11 +743,11 @@ class FrFcfsController:
         self.rq_free_t, self.wq_free_t, self.writing = rq_free_t, wq_free_t, writing
 
     @cython.cfunc
-    @cython.locals(q=cython.longlong, b=cython.longlong, v=cython.longlong,
-                   lt=cython.longlong, x=cython.longlong, arr=cython.longlong,
-                   ibg=cython.longlong, ibk=cython.longlong, ver=list, lst=list, e=list,
-                   R=list, heap=list)
-    def _recand(self, q, b):  # type: ignore[no-untyped-def]  # (types: cython.locals)
+    @cython.locals(R=cython.longlong[:], q=cython.longlong, b=cython.longlong,
+                   v=cython.longlong, lt=cython.longlong, x=cython.longlong,
+                   arr=cython.longlong, ibg=cython.longlong, ibk=cython.longlong, ver=list,
+                   lst=list, e=list, heap=list)
+    def _recand(self, R, q, b):  # type: ignore[no-untyped-def]  # (types: cython.locals)
         """Recompute the FR-FCFS candidate of bank `b` in queue `q` (0 read, 1 write)."""
         ver = self.ver[q]
         v = ver[b] = ver[b] + 1
@@ -766,7 +770,6 @@ class FrFcfsController:
         cmd, ibg, ibk, heap = tab
         arr = e[E_ARR]
         self.cand[q][b] = (cmd, e, ibg, ibk, arr)
-        R = self.ready
         lt = R[ibg]
         x = R[ibk]
         if x > lt:
@@ -882,9 +885,9 @@ class FrFcfsController:
 
     def _recand_both(self, b: int) -> None:
         if b in self.rq or self.cand[0][b] is not None:
-            self._recand(0, b)
+            self._recand(self.ready, 0, b)
         if b in self.wq or self.cand[1][b] is not None:
-            self._recand(1, b)
+            self._recand(self.ready, 1, b)
 
     def _close(self, bank: int, t: int) -> None:
         self.open_row[bank] = NO_ROW

@@ -133,8 +133,22 @@ def replay(path: str | Path, params: DramParams, *, channels: int = 1,
             return
         addrs = np.array([a for a, _, _ in batch], dtype=np.int64)
         offs = np.arange(n_bursts, dtype=np.int64) * bb
-        ch, bank, row, col = mapping.decode((addrs[:, None] + offs[None, :]).ravel())
-        ch, bank, row, col = ch.tolist(), bank.tolist(), row.tolist(), col.tolist()
+        ch_a, bank_a, row_a, col_a = mapping.decode((addrs[:, None] + offs[None, :]).ravel())
+        if n_bursts == 1:  # one burst per request: each channel's share in one push_each
+            tags = np.arange(base, base + len(batch))
+            arr_a = np.array([arr for _, _, arr in batch], dtype=np.int64)
+            w_a = np.array([w for _, w, _ in batch], dtype=bool)
+            pending.update(dict.fromkeys(tags.tolist(), 1))
+            arrivals.update(zip(tags.tolist(), arr_a.tolist(), strict=True))
+            writes.update(tags[w_a].tolist())
+            for c_id in np.unique(ch_a).tolist():
+                m = ch_a == c_id
+                ctrls[c_id].push_each(tags[m].tolist(), arr_a[m].tolist(), bank_a[m].tolist(),
+                                      row_a[m].tolist(), col_a[m].tolist(), w_a[m].tolist())
+            batch.clear()
+            harvest(final=False)
+            return
+        ch, bank, row, col = ch_a.tolist(), bank_a.tolist(), row_a.tolist(), col_a.tolist()
         for k, (_, w, arr) in enumerate(batch):
             tag = base + k
             per_ch: dict[int, list[tuple[int, int, int]]] = {}
