@@ -1,4 +1,4 @@
-"""One channel's memory controller as a tight event loop in plain Python (no simpy inside).
+"""One channel's memory controller as a tight event loop (no simpy inside).
 
 Time is in CK cycles. The loop is equivalent to a cycle-by-cycle FR-FCFS controller that issues
 at most one command per cycle: at each step it finds, over all queued requests, the command that
@@ -17,8 +17,13 @@ bounds and G never falls: the class's best is the oldest valid `rdy` entry at G,
 `pend` top once its L is recomputed and unchanged. Entries of superseded candidates (version
 numbers) are dropped when they surface. The result is the same command, at the same cycle, as
 the scan over every bank it replaces (tests/dram/test_burst_equivalence.py compares the logs
-with a frozen copy of that scan). ACT, PRE and column commands are issued inline in `run`;
+with a frozen copy of that scan). ACT, PRE and column commands are issued inline in `_run`;
 refresh commands go through `_issue`.
+
+This file is also compiled (setup.py runs Cython on it: the `cython.*` declarations type the
+hot locals and make FrFcfsController an extension type; interpreted, they do nothing). Module
+end: `ChannelController` is that build when it was made from these exact bytes, else the
+interpreted class; both give identical command logs (docs/dram.md, "Compiled build").
 
 Queues: a read and a write queue; writes drain when the write queue reaches the high watermark
 (or no reads wait) until it falls to the low watermark. Page policies: `open` keeps rows open;
@@ -62,14 +67,31 @@ from qmcsim.memories.dram.spec import (
 )
 
 INF = float("inf")
-NEVER = 1 << 62  # a cycle after any simulated one (an int, unlike INF, for typed locals)
-NO_ROW = -1  # open_row value of a closed bank
+# Integer constants used in the loop are declared so that the compiled build makes them C
+# values (a plain module global would be looked up and converted at every use); interpreted,
+# cython.declare(type, value) is just the value.
+NEVER = cython.declare(cython.longlong, 1 << 62)  # a cycle after any simulated one
+NO_ROW = cython.declare(cython.longlong, -1)  # open_row value of a closed bank
 # slot of each command in a node's ready-time vector (RDA shares RD's, WRA shares WR's)
 SLOT = (0, 1, 2, 3, 4, 3, 4, 5, 6)
 N_SLOTS = 7
-HIT, MISS, CONFLICT = 0, 1, 2
+HIT = cython.declare(cython.longlong, 0)
+MISS = cython.declare(cython.longlong, 1)
+CONFLICT = cython.declare(cython.longlong, 2)
 # entry fields: arrival, bank, row, column, tag, seq, kind, first command cycle, is_write
-E_ARR, E_BANK, E_ROW, E_COL, E_TAG, E_SEQ, E_KIND, E_FIRST, E_WRITE = range(9)
+E_ARR = cython.declare(cython.Py_ssize_t, 0)
+E_BANK = cython.declare(cython.Py_ssize_t, 1)
+E_ROW = cython.declare(cython.Py_ssize_t, 2)
+E_COL = cython.declare(cython.Py_ssize_t, 3)
+E_TAG = cython.declare(cython.Py_ssize_t, 4)
+E_SEQ = cython.declare(cython.Py_ssize_t, 5)
+E_KIND = cython.declare(cython.Py_ssize_t, 6)
+E_FIRST = cython.declare(cython.Py_ssize_t, 7)
+E_WRITE = cython.declare(cython.Py_ssize_t, 8)
+# `tags` value of a one-burst request not yet merged with another push of its tag: the record
+# it would have ([1, -1, 0, 0, 0, 0], still fresh at completion) without a list per request;
+# shared, compared by identity, never mutated
+FRESH_SINGLE: list[int] = [1, -1, 0, 0, 0, 0]
 # a bank's FR-FCFS candidate: command, entry, bank-group and bank ready-time indices, arrival
 Cand = tuple[int, list[int], int, int, int]
 
@@ -233,7 +255,8 @@ class FrFcfsController:
     seq = cython.declare(cython.longlong, visibility="public")
     log = cython.declare(object, visibility="public")
     counters = cython.declare(object, visibility="public")
-    tags = cython.declare(dict, visibility="public")  # dict[int, list[int]]
+    # tag -> [bursts left, first command cycle, done cycle, hits, misses, conflicts]
+    tags = cython.declare(dict, visibility="public")
     finished = cython.declare(list, visibility="public")
     # list[tuple[int, int, int, int, int, int]]
 
@@ -327,7 +350,9 @@ class FrFcfsController:
         if n == 1:  # the common case, with fewer steps
             rec = self.tags.get(tag)
             if rec is None:
-                self.tags[tag] = [1, -1, 0, 0, 0, 0]
+                self.tags[tag] = FRESH_SINGLE
+            elif rec is FRESH_SINGLE:
+                self.tags[tag] = [2, -1, 0, 0, 0, 0]
             else:
                 rec[0] += 1
             bank, row, col = bursts[0]
@@ -337,10 +362,13 @@ class FrFcfsController:
         if not n:
             raise ValueError("a request needs at least one burst")
         tags = self.tags
-        if tag in tags:
-            tags[tag][0] += n
-        else:
+        rec = tags.get(tag)
+        if rec is None:
             tags[tag] = [n, -1, 0, 0, 0, 0]
+        elif rec is FRESH_SINGLE:
+            tags[tag] = [1 + n, -1, 0, 0, 0, 0]
+        else:
+            rec[0] += n
         w = 1 if is_write else 0
         fifo = self.fifo
         seq = self.seq
@@ -371,7 +399,9 @@ class FrFcfsController:
                 tag = tags[i]
                 rec = recs.get(tag)
                 if rec is None:
-                    recs[tag] = [1, -1, 0, 0, 0, 0]
+                    recs[tag] = FRESH_SINGLE
+                elif rec is FRESH_SINGLE:
+                    recs[tag] = [2, -1, 0, 0, 0, 0]
                 else:
                     rec[0] += 1
                 seq += 1
@@ -721,7 +751,7 @@ class FrFcfsController:
             kind = e[E_KIND]
             tag = e[E_TAG]
             rec = tags[tag]
-            if rec[0] == 1 and rec[1] < 0:  # the request's only burst: rec is still fresh
+            if rec is FRESH_SINGLE:  # the request's only burst
                 del tags[tag]
                 if kind <= HIT:  # -1: never activated or precharged for, a hit
                     finished.append((tag, first, done, 1, 0, 0))

@@ -1,10 +1,11 @@
 """`kind: dram`: the command-level LPDDR5 model behind the engine's Memory interface.
 
 `count` channels share one address space through the address mapping; each channel has its own
-ChannelController (a plain-Python event loop). simpy is used only at the request boundary: a
-pump process advances every controller up to the next simpy event (`env.peek()`), so a request
-arriving at simulated time T only ever competes with commands at or after T, and each request's
-completion is signalled at the exact cycle its last burst's data has moved.
+ChannelController (an event loop, compiled when built; see controller.py). simpy is used only
+at the request boundary: a pump process advances every controller up to the next simpy event
+(`env.peek()`), so a request arriving at simulated time T only ever competes with commands at
+or after T, and each request's completion is signalled at the exact cycle its last burst's data
+has moved.
 """
 
 from __future__ import annotations
