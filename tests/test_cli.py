@@ -129,3 +129,22 @@ def test_bad_preset_file_names_the_preset_and_field(run_cli, tmp_path):
         del os.environ["QMCSIM_HW_CONFIGS"]
     assert out.returncode == 2
     assert f"{dev}: read_latency_ns: expected {{value: 40.0, source:" in out.stderr
+
+
+def test_bench_reports_requests_per_second_and_the_controller_build(run_cli):
+    out = run_cli("bench", "--requests", "3000", "--repeats", "1")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("controller: ")
+    assert [ln.split(":")[0] for ln in lines[1:]] == ["sequential", "random"]
+    assert all("requests/s" in ln and "of peak" in ln for ln in lines[1:])
+
+
+@pytest.mark.parametrize("args, field", [
+    (("--preset", "qmc-mram"), "--preset: a DRAM preset expected"),
+    (("--requests", "0"), "--requests: an integer >= 1 expected"),
+])
+def test_bench_bad_input_is_one_line_and_exit_2(run_cli, args, field):
+    out = run_cli("bench", *args)
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.count("\n") == 1 and field in out.stderr

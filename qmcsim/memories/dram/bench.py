@@ -1,4 +1,4 @@
-"""DRAM model speed: `python -m qmcsim.memories.dram.bench`.
+"""DRAM model speed: `python -m qmcsim bench` (or `python -m qmcsim.memories.dram.bench`).
 
 Burst mode: feeds N one-burst read requests (sequential, then uniformly random over the whole
 channel) straight into one channel's ChannelController in chunks; prints requests/s.
@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from qmcsim.config.devices import load_device
+from qmcsim.errors import ConfigError
 from qmcsim.memories.dram.controller import IMPLEMENTATION
 from qmcsim.memories.dram.memory import build_controllers
 from qmcsim.memories.dram.params import DramParams
@@ -64,7 +65,8 @@ def model_steps(config: str, system: str, overrides: list[str], fidelity: str
     run = load_run(config, overrides)
     found = [(s, p) for s, p in prepare(run) if s.name == system]
     if not found:
-        raise SystemExit(f"no system {system!r} in {config}")
+        raise ConfigError(config, "systems", f"a system named {system!r} expected "
+                          f"(--system); found {[s.name for s, _ in prepare(run)]}")
     sys_, placement = found[0]
     devices = {}
     for name, dev in sys_.devices.items():
@@ -90,8 +92,7 @@ def model_steps(config: str, system: str, overrides: list[str], fidelity: str
     return out
 
 
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
+def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--preset", default="lpddr5-6400-x16")
     ap.add_argument("--requests", type=int, default=5_000_000)
     ap.add_argument("--repeats", type=int, default=3)
@@ -99,10 +100,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--system", default="fp16")
     ap.add_argument("--fidelity", choices=("fast", "burst", "both"), default="fast")
     ap.add_argument("--set", dest="overrides", action="append", default=[])
-    args = ap.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.requests < 1 or args.repeats < 1:
+        raise ConfigError("command line", "--requests" if args.requests < 1 else "--repeats",
+                          "an integer >= 1 expected")
     if args.model:
         per_fid = {f: model_steps(args.model, args.system, args.overrides, f)
-                for f in (("fast", "burst") if args.fidelity == "both" else (args.fidelity,))}
+                   for f in (("fast", "burst") if args.fidelity == "both" else (args.fidelity,))}
         for f, steps in per_fid.items():
             for k, st in enumerate(steps):
                 line = (f"{f} step {k} {st.phase}: wall {st.wall_s:.3f} s, simulated "
@@ -112,9 +118,11 @@ def main(argv: list[str] | None = None) -> None:
                     line += (f"; vs burst: latency {st.time_ns / b.time_ns - 1:+.3%}, energy "
                              f"{st.energy_pj / b.energy_pj - 1:+.3%}")
                 print(line)
-        return
-    params = load_device(args.preset, file="<bench>", field_path="preset")
-    assert isinstance(params, DramParams)
+        return 0
+    params = load_device(args.preset, file="command line", field_path="--preset")
+    if not isinstance(params, DramParams):
+        raise ConfigError("command line", "--preset", f"a DRAM preset expected, got "
+                          f"{args.preset!r} (kind: {params.kind})")
     print(f"controller: {IMPLEMENTATION}")
     for pattern in ("sequential", "random"):
         runs = [run_once(params, args.requests, pattern, seed=k) for k in range(args.repeats)]
@@ -122,6 +130,16 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{pattern}: {args.requests} requests, burst mode, 1 x16 channel: median "
               f"{statistics.median(rates):,.0f} requests/s (runs: "
               f"{', '.join(f'{r:,.0f}' for r in rates)}); bandwidth {runs[0][1]:.3f} of peak")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    add_arguments(ap)
+    try:
+        raise SystemExit(run(ap.parse_args(argv)))
+    except ConfigError as exc:
+        raise SystemExit(f"error: {exc}") from None
 
 
 if __name__ == "__main__":
