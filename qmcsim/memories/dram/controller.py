@@ -694,8 +694,8 @@ class FrFcfsController:
                 del queues[q][b]
             row = e[E_ROW]
             auto = closed_page
-            if auto:  # a loop, not any(<genexpr>): Cython 3.3.1 compiles a generator that
-                # reads a C-typed local (`row`) wrongly (always "no match"; tests caught it)
+            if auto:  # a loop, not any(<genexpr>): a generator reading a C-typed local
+                # (`row`) sees it unset when compiled (cython/cython#5732; tests caught it)
                 for y in lst:
                     if y[E_ROW] == row:
                         auto = False
