@@ -54,7 +54,8 @@ def test_dask_sweep_gives_the_same_table_as_local(tmp_path):
 
     cfg, base = load_sweep(_sweep(tmp_path, [0.2, 0.4]))
     local = run_sweep(cfg, base, workers=1)
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+    # a worker process, as on a cluster: points and results cross a process boundary
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster:
         remote = run_sweep(cfg, base, dask_address=cluster.scheduler_address)
     pd.testing.assert_frame_equal(local, remote)
