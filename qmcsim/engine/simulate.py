@@ -86,7 +86,7 @@ class Replay:
             proc = env.process(self.memories[a.memory].serve(request))
             (weights if a.traffic_class == "weights" else others).append(proc)
             if self.onchip_buffer is not None and a.memory != self.onchip_buffer:
-                others.extend(self._staged(request))
+                others.extend(self._staged(self.onchip_buffer, request))
         waits = list(others)
         if len(weights) > 1 and self.merge_sync_ticks > 0:
             waits.append(env.process(self._after(env.all_of(weights), self.merge_sync_ticks)))
@@ -98,13 +98,11 @@ class Replay:
         if waits:
             yield env.all_of(waits)
 
-    def _staged(self, request: Request) -> list[simpy.Process]:
+    def _staged(self, buffer: str, request: Request) -> list[simpy.Process]:
         """The on-chip buffer between memories and compute: every byte streamed in is written
         into it and read by the compute; every byte going out is written by the compute and
         read out of it. Both run alongside the memory stream (double buffering)."""
-        buffer = self.memories[self.onchip_buffer] if self.onchip_buffer else None
-        assert buffer is not None
-        return [self.env.process(buffer.serve(Request(
+        return [self.env.process(self.memories[buffer].serve(Request(
             address=0, nbytes=request.nbytes, is_write=is_write,
             traffic_class=request.traffic_class))) for is_write in (True, False)]
 

@@ -124,10 +124,11 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("command line", "--preset", f"a DRAM preset expected, got "
                           f"{args.preset!r} (kind: {params.kind})")
     print(f"controller: {IMPLEMENTATION}")
+    width = params.org.channel_width_bits
     for pattern in ("sequential", "random"):
         runs = [run_once(params, args.requests, pattern, seed=k) for k in range(args.repeats)]
         rates = [r for r, _ in runs]
-        print(f"{pattern}: {args.requests} requests, burst mode, 1 x16 channel: median "
+        print(f"{pattern}: {args.requests} requests, burst mode, 1 x{width} channel: median "
               f"{statistics.median(rates):,.0f} requests/s (runs: "
               f"{', '.join(f'{r:,.0f}' for r in rates)}); bandwidth {runs[0][1]:.3f} of peak")
     return 0

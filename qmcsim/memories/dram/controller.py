@@ -312,11 +312,17 @@ class FrFcfsController:
         # [cmd][bank] -> f(R, t): raise R[idx] to t + lat for every (idx, lat) of
         # timing.updates[cmd][bank], unrolled (the loop over the pairs was the largest single
         # cost per issued command)
-        self.apply_fns = tuple(tuple(_unrolled_update(pairs) for pairs in per_bank)
-                               for per_bank in timing.updates)
-        # the same pairs flattened (idx, lat, idx, lat, ...) for the compiled build's C loop
-        self.flat_updates = tuple(tuple(tuple(x for pair in pairs for x in pair)
-                                        for pairs in per_bank) for per_bank in timing.updates)
+        # (interpreted only); the compiled build loops in C over the same pairs flattened
+        # (idx, lat, idx, lat, ...)
+        if cython.compiled:
+            self.apply_fns = ()
+            self.flat_updates = tuple(tuple(tuple(x for pair in pairs for x in pair)
+                                            for pairs in per_bank)
+                                      for per_bank in timing.updates)
+        else:
+            self.apply_fns = tuple(tuple(_unrolled_update(pairs) for pairs in per_bank)
+                                   for per_bank in timing.updates)
+            self.flat_updates = ()
         self.rank_of = [b // self.banks_per_rank for b in range(self.n_banks)]
         # four-activate windows: (history, rank ready index offset of the ACT slot, latency)
         self.act_windows = [(h, 1 * N_SLOTS + slot, lat)
@@ -347,28 +353,14 @@ class FrFcfsController:
              is_write: bool) -> None:
         """Queue one request's bursts (bank, row, column) arriving at cycle `arrival`."""
         n = len(bursts)
+        if not n:
+            raise ValueError("a request needs at least one burst")
+        self._count_tag(self.tags, tag, n)
         if n == 1:  # the common case, with fewer steps
-            rec = self.tags.get(tag)
-            if rec is None:
-                self.tags[tag] = FRESH_SINGLE
-            elif rec is FRESH_SINGLE:
-                self.tags[tag] = [2, -1, 0, 0, 0, 0]
-            else:
-                rec[0] += 1
             bank, row, col = bursts[0]
             self.seq = seq = self.seq + 1
             self.fifo.append([arrival, bank, row, col, tag, seq, -1, -1, 1 if is_write else 0])
             return
-        if not n:
-            raise ValueError("a request needs at least one burst")
-        tags = self.tags
-        rec = tags.get(tag)
-        if rec is None:
-            tags[tag] = [n, -1, 0, 0, 0, 0]
-        elif rec is FRESH_SINGLE:
-            tags[tag] = [1 + n, -1, 0, 0, 0, 0]
-        else:
-            rec[0] += n
         w = 1 if is_write else 0
         fifo = self.fifo
         seq = self.seq
@@ -378,7 +370,7 @@ class FrFcfsController:
         self.seq = seq
 
     @cython.locals(i=cython.Py_ssize_t, n=cython.Py_ssize_t, seq=cython.longlong,
-                   fifo=object, recs=dict, rec=list)
+                   fifo=object, recs=dict)
     def push_each(self, tags: Sequence[int], arrivals: Sequence[int], banks: Sequence[int],
                   rows: Sequence[int], cols: Sequence[int], writes: Sequence[bool]) -> None:
         """Queue one one-burst request per position: `push(tags[i], arrivals[i],
@@ -397,13 +389,7 @@ class FrFcfsController:
         try:
             for i in range(n):
                 tag = tags[i]
-                rec = recs.get(tag)
-                if rec is None:
-                    recs[tag] = FRESH_SINGLE
-                elif rec is FRESH_SINGLE:
-                    recs[tag] = [2, -1, 0, 0, 0, 0]
-                else:
-                    rec[0] += 1
+                self._count_tag(recs, tag, 1)
                 seq += 1
                 fifo.append([arrivals[i], banks[i], rows[i], cols[i], tag, seq, -1, -1,
                              1 if writes[i] else 0])
@@ -411,6 +397,19 @@ class FrFcfsController:
             self.seq = seq
             if gc_on:
                 gc.enable()
+
+    @cython.cfunc
+    @cython.locals(recs=dict, n=cython.longlong, rec=list)
+    def _count_tag(self, recs, tag, n):  # type: ignore[no-untyped-def]  # (types: cython.locals)
+        """`n` more bursts for `tag` in `recs` (self.tags): a lone one-burst request gets the
+        shared FRESH_SINGLE marker, anything more a record of its own."""
+        rec = recs.get(tag)
+        if rec is None:
+            recs[tag] = FRESH_SINGLE if n == 1 else [n, -1, 0, 0, 0, 0]
+        elif rec is FRESH_SINGLE:
+            recs[tag] = [1 + n, -1, 0, 0, 0, 0]
+        else:
+            rec[0] += n
 
     def busy(self) -> bool:
         return bool(self.fifo or self.n_rq or self.n_wq)
@@ -863,13 +862,9 @@ class FrFcfsController:
 
     def _issue(self, cmd: int, bank: int, t: int, e: list[int] | None,
                bank2: int | None = None) -> None:
-        """Issue an ACT, PRE, PREA or refresh (column commands are issued inline in `run`)."""
+        """Issue an ACT, PRE, PREA or refresh (column commands are issued inline in `_run`)."""
         open_row = self.open_row
-        R = self.ready
-        for idx, lat in self.t.updates[cmd][bank]:
-            v = t + lat
-            if v > R[idx]:
-                R[idx] = v
+        self._apply(cmd, bank, t)
         if bank2 is not None:
             self._apply(cmd, bank2, t)
         self.cmd_free = t + self.t.command_bus

@@ -145,21 +145,19 @@ def replay(path: str | Path, params: DramParams, *, channels: int = 1,
                 m = ch_a == c_id
                 ctrls[c_id].push_each(tags[m].tolist(), arr_a[m].tolist(), bank_a[m].tolist(),
                                       row_a[m].tolist(), col_a[m].tolist(), w_a[m].tolist())
-            batch.clear()
-            harvest(final=False)
-            return
-        ch, bank, row, col = ch_a.tolist(), bank_a.tolist(), row_a.tolist(), col_a.tolist()
-        for k, (_, w, arr) in enumerate(batch):
-            tag = base + k
-            per_ch: dict[int, list[tuple[int, int, int]]] = {}
-            for j in range(k * n_bursts, (k + 1) * n_bursts):
-                per_ch.setdefault(ch[j], []).append((bank[j], row[j], col[j]))
-            pending[tag] = len(per_ch)
-            arrivals[tag] = arr
-            if w:
-                writes.add(tag)
-            for c_id, bl in per_ch.items():
-                ctrls[c_id].push(tag, arr, bl, w)
+        else:
+            ch, bank, row, col = ch_a.tolist(), bank_a.tolist(), row_a.tolist(), col_a.tolist()
+            for k, (_, w, arr) in enumerate(batch):
+                tag = base + k
+                per_ch: dict[int, list[tuple[int, int, int]]] = {}
+                for j in range(k * n_bursts, (k + 1) * n_bursts):
+                    per_ch.setdefault(ch[j], []).append((bank[j], row[j], col[j]))
+                pending[tag] = len(per_ch)
+                arrivals[tag] = arr
+                if w:
+                    writes.add(tag)
+                for c_id, bl in per_ch.items():
+                    ctrls[c_id].push(tag, arr, bl, w)
         batch.clear()
         harvest(final=False)
 
