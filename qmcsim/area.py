@@ -2,8 +2,9 @@
 
 The study compares the area of the non-volatile weight memories of QMC (ReRAM + MRAM) with the
 area of the DRAM + Flash that held the FP16 weights before (weights only: the KV cache and
-activations stay in DRAM either way). Area = stored weight bits / density (Mb = 2**20 bits),
-from the placement footprints, so it follows the format, the accounting and `packing`.
+activations stay in DRAM either way). Area = stored weight bits / density, from the placement
+footprints, so it follows the format, the accounting and `packing`. Which side of the
+comparison a memory is on is its technology's answer (`Memory.role_in_area`), not a list here.
 """
 
 from __future__ import annotations
@@ -11,10 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from qmcsim.config.loader import ResolvedSystem
+from qmcsim.memories.base import AreaRole
 from qmcsim.placement import Placement
-
-NVM_KINDS = frozenset({"reram", "mram"})
-REPLACED_KINDS = frozenset({"lpddr", "flash"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,21 +37,29 @@ class AreaComparison:
         return self.nvm_total_mm2 - self.replaced_total_mm2
 
 
-def weight_area_by_kind(system: ResolvedSystem, placement: Placement,
-                        kinds: frozenset[str]) -> dict[str, float]:
+def weight_area_by_role(placement: Placement, role: AreaRole) -> dict[str, float]:
+    """Memory (its persistent copy as "NAME (copy)") -> weight area, over the memories whose
+    technology takes `role` in the comparison."""
     out: dict[str, float] = {}
     for f in placement.footprints:
-        if system.devices[f.memory].kind in kinds and f.weight_bits > 0:
+        units = placement.hardware[f.memory]
+        if f.weight_bits > 0 and units.technology.role_in_area(units.params) == role:
             key = f"{f.memory} (copy)" if f.is_copy else f.memory
             out[key] = out.get(key, 0.0) + f.weight_area_mm2
     return out
 
 
+def weight_area_mm2(placement: Placement) -> float:
+    """All the area a system's weights take, its persistent copy included (the summary's
+    `weight_area_mm2`): for an FP16 baseline on DRAM + Flash, the area the comparison replaces."""
+    return sum(f.weight_area_mm2 for f in placement.footprints)
+
+
 def area_comparison(system: ResolvedSystem, placement: Placement, baseline: ResolvedSystem,
                     baseline_placement: Placement) -> AreaComparison:
-    """NVM (ReRAM + MRAM) weight area of `system` vs the DRAM + Flash weight area of
-    `baseline`."""
+    """The NVM weight area of `system` vs the weight area of `baseline`'s conventional
+    memories (DRAM, Flash copy, ...) that the NVM replaces."""
     return AreaComparison(
         system=system.name, baseline=baseline.name,
-        nvm_mm2=weight_area_by_kind(system, placement, NVM_KINDS),
-        replaced_mm2=weight_area_by_kind(baseline, baseline_placement, REPLACED_KINDS))
+        nvm_mm2=weight_area_by_role(placement, "nvm"),
+        replaced_mm2=weight_area_by_role(baseline_placement, "replaced"))

@@ -16,9 +16,9 @@ from qmcsim.config.loader import ResolvedSystem
 from qmcsim.config.schema import PlacementConfig, WorkloadConfig
 from qmcsim.errors import CapacityError
 from qmcsim.formats.base import Accounting, Component, FormatConfig
-from qmcsim.memories.base import DeviceParams
+from qmcsim.memories.base import DeviceParams, MemoryUnits, technology_of
 from qmcsim.models.shape import ModelShape, Tensor
-from qmcsim.units import BITS_PER_BYTE, MEBIBIT
+from qmcsim.units import BITS_PER_BYTE
 
 ALIGN_BYTES = 64
 KV_BYTES_PER_ELEMENT = 2   # FP16 KV cache and activations
@@ -61,7 +61,12 @@ class Placement:
     ssm_state: dict[int, Region]
     activations: Region
     footprints: tuple[Footprint, ...]
-    counts: dict[str, int]                            # memory -> units (resolves count: auto)
+    hardware: dict[str, MemoryUnits]                  # memory -> preset x units (count: auto
+                                                      # resolved): the system's one record
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {name: units.count for name, units in self.hardware.items()}
 
     def footprint(self, memory: str) -> Footprint:
         return next(f for f in self.footprints if f.memory == memory)
@@ -78,7 +83,8 @@ def cells_per_code(component: Component, device: DeviceParams) -> int:
 
 
 def area_mm2(bits: int, device: DeviceParams) -> float:
-    return bits / (device.density_mb_per_mm2 * MEBIBIT)
+    """The technology's answer: the die area `bits` stored bits take."""
+    return technology_of(device).area_mm2(bits, device)
 
 
 def kv_tokens_stored(window: int | None, max_tokens: int) -> int:
@@ -166,7 +172,7 @@ def allocate(fmt: FormatConfig, placement: PlacementConfig, model: ModelShape,
 def unchecked_placement(a: Allocation) -> Placement:
     """A Placement without footprints or capacity checks (trace generation only)."""
     return Placement(weights=a.weights, kv=a.kv, ssm_state=a.ssm_state,
-                     activations=a.activations, footprints=(), counts={})
+                     activations=a.activations, footprints=(), hardware={})
 
 
 def build_placement(system: ResolvedSystem, model: ModelShape, workload: WorkloadConfig,
@@ -184,7 +190,7 @@ def build_placement(system: ResolvedSystem, model: ModelShape, workload: Workloa
                     + cells_per_code(pc.component, system.devices[pc.memory])
 
     footprints = []
-    counts: dict[str, int] = {}
+    hardware: dict[str, MemoryUnits] = {}
     copy_bits = sum(weight_bits.values())
     for mem, device in system.devices.items():
         used = a.used_bytes.get(mem, 0)
@@ -193,12 +199,13 @@ def build_placement(system: ResolvedSystem, model: ModelShape, workload: Workloa
         configured = system.config.memories[mem].count
         count = max(1, math.ceil(used / device.capacity_bytes)) if configured == "auto" \
             else int(configured)
-        counts[mem] = count
-        capacity = device.capacity_bytes * count
+        units = MemoryUnits(name=mem, params=device, count=count)
+        hardware[mem] = units
+        capacity = units.capacity_bytes
         if used > capacity:
-            units = math.ceil(used / device.capacity_bytes)
+            need = math.ceil(used / device.capacity_bytes)
             raise CapacityError(file, f"{system.field_path}.memories.{mem}.count",
-                                f"at least {units} units of {device.name} expected to hold "
+                                f"at least {need} units of {device.name} expected to hold "
                                 f"{used} bytes of {model.name} data; {count} units hold "
                                 f"{capacity} bytes")
         bits = weight_bits.get(mem, 0)
@@ -217,4 +224,4 @@ def build_placement(system: ResolvedSystem, model: ModelShape, workload: Workloa
                                         used_bytes=math.ceil(copy_bits / BITS_PER_BYTE),
                                         capacity_bytes=capacity, units=count, is_copy=True))
     return Placement(weights=weights, kv=kv, ssm_state=ssm, activations=activations,
-                     footprints=tuple(footprints), counts=counts)
+                     footprints=tuple(footprints), hardware=hardware)

@@ -72,14 +72,13 @@ def lifetime_table(results: list[SystemResult], per_memory: pd.DataFrame,
     rows = []
     for r in results:
         seconds = decode[decode.system == r.system.name].time_ns.sum() / 1e9
-        for mem, device in r.system.devices.items():
-            capacity = device.capacity_bytes * r.placement.counts[mem]
+        for mem, units in r.placement.hardware.items():
+            endurance = units.technology.endurance_cycles(units.params)
             rate = written.get((r.system.name, mem), 0) / seconds if seconds else 0.0
             years = float("inf") if rate == 0 else \
-                (device.endurance_cycles or float("inf")) * capacity / rate / SECONDS_PER_YEAR
-            rows.append({"system": r.system.name, "memory": mem,
-                         "endurance_cycles": device.endurance_cycles,
-                         "lifetime_years": years if device.endurance_cycles else float("nan")})
+                (endurance or float("inf")) * units.capacity_bytes / rate / SECONDS_PER_YEAR
+            rows.append({"system": r.system.name, "memory": mem, "endurance_cycles": endurance,
+                         "lifetime_years": years if endurance else float("nan")})
     return per_memory.merge(pd.DataFrame(rows), on=["system", "memory"], how="left")
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import simpy
 
 from qmcsim.config.loader import ResolvedRun, ResolvedSystem
-from qmcsim.engine.simulate import Replay, SystemTrace, build_memories
+from qmcsim.engine.simulate import Replay, SystemTrace
 from qmcsim.errors import ConfigError
-from qmcsim.memories.base import Memory, Request
+from qmcsim.memories.base import Memory, Request, build_memories
 from qmcsim.placement import Placement, build_placement
 from qmcsim.trace.generate import Step, TraceBuilder, step_count
 from qmcsim.trace.store import TraceInfo, read_steps, scan_trace, trace_metadata
@@ -101,7 +101,7 @@ def simulate_cold_start(system: ResolvedSystem, placement: Placement) -> ColdSta
     if copy is None:
         return ColdStart(time_ns=float("nan"), energy_pj=float("nan"))
     env = simpy.Environment()
-    memories = build_memories(env, system.devices, placement.counts)
+    memories = build_memories(env, placement.hardware)
     procs = [env.process(memories[copy].serve(Request(
         address=0, nbytes=sum(volatile.values()), is_write=False, traffic_class="weights")))]
     procs += [env.process(memories[m].serve(Request(address=0, nbytes=n, is_write=True,
@@ -127,13 +127,13 @@ def onchip_capacity_bytes(system: ResolvedSystem, placement: Placement) -> int:
     buffer = system.config.onchip_buffer
     if buffer is None:
         return system.compute.onchip_buffer_bytes
-    return system.devices[buffer].capacity_bytes * placement.counts[buffer]
+    return placement.hardware[buffer].capacity_bytes
 
 
 def simulate_system(run: ResolvedRun, system: ResolvedSystem, placement: Placement,
                     on_step: Callable[[Step], None] | None = None) -> SystemResult:
     env = simpy.Environment()
-    memories: dict[str, Memory] = build_memories(env, system.devices, placement.counts)
+    memories: dict[str, Memory] = build_memories(env, placement.hardware)
     stored = stored_trace_path(run)
     steps: Iterable[Step]
     if stored is not None:

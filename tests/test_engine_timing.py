@@ -7,7 +7,8 @@ import simpy
 
 from qmcsim.compute import ComputeParams, compute_ns
 from qmcsim.config.devices import load_device
-from qmcsim.engine.simulate import Replay, build_memories
+from qmcsim.engine.simulate import Replay
+from qmcsim.memories.base import MemoryUnits, build_memories
 from qmcsim.memories.base import Request
 from qmcsim.memories.queued import aggregate_bandwidth_gb_per_s, unloaded_access_ns
 from qmcsim.trace.generate import Access, OpStep, Step
@@ -22,8 +23,8 @@ def device(name: str):
 
 
 def memories(env, **spec):
-    return build_memories(env, {k: device(v[0]) for k, v in spec.items()},
-                          {k: v[1] for k, v in spec.items()})
+    return build_memories(env, {k: MemoryUnits(name=k, params=device(v[0]), count=v[1])
+                                for k, v in spec.items()})
 
 
 def serve_alone(mem, request):

@@ -9,7 +9,7 @@ import simpy
 
 from qmcsim.config.devices import load_device
 from qmcsim.config.loader import load_run
-from qmcsim.engine.simulate import build_memories
+from qmcsim.memories.base import MemoryUnits, build_memories
 from qmcsim.memories.base import Request
 from qmcsim.memories.flash import FlashMemory, array_bandwidth_gb_per_s, stream_ns
 from qmcsim.runner import prepare, simulate_cold_start
@@ -20,7 +20,7 @@ from tests.conftest import DATA
 def test_flash_stream_follows_page_formula():
     p = load_device("ufs4-nand", file="t", field_path="x")
     env = simpy.Environment()
-    mem = build_memories(env, {"f": p}, {"f": 1})["f"]
+    mem = build_memories(env, {"f": MemoryUnits(name="f", params=p, count=1)})["f"]
     nbytes = 10 * p.page_bytes + 1                     # 11 pages move
     env.process(mem.serve(Request(address=0, nbytes=nbytes, is_write=False,
                                   traffic_class="weights")))

@@ -7,7 +7,7 @@ import simpy
 
 from qmcsim.config.devices import load_device
 from qmcsim.config.presets import available
-from qmcsim.engine.simulate import build_memories
+from qmcsim.memories.base import MemoryUnits, build_memories
 from qmcsim.memories.base import Request
 from qmcsim.memories.reram import ReramParams, mlc_write, sensing_steps
 from qmcsim.units import ticks_to_ns
@@ -17,7 +17,7 @@ from qmcsim.units import ticks_to_ns
 def test_every_device_preset_serves_a_read_and_a_write(name):
     params = load_device(name, file="t", field_path="x")
     env = simpy.Environment()
-    mem = build_memories(env, {"m": params}, {"m": 2})["m"]
+    mem = build_memories(env, {"m": MemoryUnits(name="m", params=params, count=2)})["m"]
     for is_write in (False, True):
         env.process(mem.serve(Request(address=0, nbytes=4096, is_write=is_write,
                                       traffic_class="weights")))
@@ -42,7 +42,7 @@ def test_program_and_verify_write():
     assert energy == pytest.approx(3.25 * 0.6 / 2)
     p = load_device("qmc-reram-2b", file="t", field_path="x")
     env = simpy.Environment()
-    mem = build_memories(env, {"r": p}, {"r": 1})["r"]
+    mem = build_memories(env, {"r": MemoryUnits(name="r", params=p, count=1)})["r"]
     env.process(mem.serve(Request(address=0, nbytes=1024, is_write=True,
                                   traffic_class="weights")))
     env.run()

@@ -133,7 +133,8 @@ def area_report(config: Path) -> str:
     prepared = prepare(run)
     base = next((s, p) for s, p in prepared if s.name == run.baseline)
     lines = [f"weight area, {run.config.name} ({run.model.name}, {run.config.accounting} "
-             f"accounting): NVM (ReRAM + MRAM) vs the DRAM + Flash of {run.baseline}"]
+             f"accounting): new non-volatile weight memories (NVM) vs the memories that held "
+             f"the weights of {run.baseline} (DRAM, Flash copy, ...)"]
     for system, placement in prepared:
         if system.name == run.baseline:
             continue

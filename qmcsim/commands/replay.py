@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 from typing import Any
 
@@ -51,79 +50,23 @@ def device_overrides(assignments: list[str]) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from qmcsim.config.devices import load_device
+    from qmcsim.memories.base import technology_of
 
     if args.channels < 1:
         raise ConfigError("--channels", "", f"an integer >= 1 expected, got {args.channels}")
     params = load_device(args.memory, device_overrides(args.overrides), file="command line",
                          field_path="--memory")
-    if params.kind == "dram":
-        from qmcsim.memories.dram.params import DramParams
-        from qmcsim.memories.dram.replay import replay
-
-        assert isinstance(params, DramParams)
-        bb = params.org.organisation().burst_bytes
-        if args.request_bytes is not None and (args.request_bytes < bb or
-                                               args.request_bytes % bb):
-            raise ConfigError("--request-bytes", "", f"a multiple of the {bb}-byte burst "
-                              f"expected, got {args.request_bytes}")
-        result = replay(args.trace, params, channels=args.channels,
-                        request_bytes=args.request_bytes)
-        rows = {"requests": f"{result.requests:,}", "bytes": f"{result.bytes:,}",
-                "simulated time (ns)": f"{result.simulated_ns:,.1f}",
-                "achieved bandwidth (GB/s)": f"{result.bandwidth_gb_per_s:.3f}",
-                "mean read latency (ns)": f"{result.mean_read_latency_ns:.2f}",
-                "row-buffer hit rate": f"{result.row_hit_rate:.4f}",
-                "requests/s (wall)": f"{result.requests_per_s:,.0f}"}
-    else:
-        rows = generic_replay(args.trace, params, args.channels, args.request_bytes or 64)
+    result = technology_of(params).replay_trace(args.trace, params, channels=args.channels,
+                                                request_bytes=args.request_bytes)
+    rows = {"requests": f"{result.requests:,}", "bytes": f"{result.bytes:,}",
+            "simulated time (ns)": f"{result.simulated_ns:,.1f}",
+            "achieved bandwidth (GB/s)": f"{result.bandwidth_gb_per_s:.3f}",
+            "mean read latency (ns)": f"{result.mean_read_latency_ns:.2f}",
+            "row-buffer hit rate": "n/a (no row buffer)" if result.row_hit_rate is None
+            else f"{result.row_hit_rate:.4f}",
+            "requests/s (wall)": f"{result.requests_per_s:,.0f}"}
     width = max(map(len, rows))
     print(f"{args.trace} through {args.channels} x {params.name} ({params.kind})")
     for key, value in rows.items():
         print(f"  {key:<{width}}  {value}")
     return 0
-
-
-def generic_replay(path: Path, params: Any, channels: int, request_bytes: int
-                   ) -> dict[str, str]:
-    """Any memory kind through the engine's simpy interface; arrivals in ns."""
-    import simpy
-
-    from qmcsim.engine.simulate import build_memories
-    from qmcsim.memories.base import Request
-    from qmcsim.memories.dram.replay import read_trace
-    from qmcsim.units import ns_to_ticks, ticks_to_ns
-
-    env = simpy.Environment()
-    mem = build_memories(env, {"m": params}, {"m": channels})["m"]
-    latencies: list[float] = []
-    count = [0]
-
-    def one(address: int, is_write: bool) -> Any:
-        start = env.now
-        yield env.process(mem.serve(Request(address=address, nbytes=request_bytes,
-                                            is_write=is_write, traffic_class="trace")))
-        if not is_write:
-            latencies.append(ticks_to_ns(env.now - start))
-
-    def feeder() -> Any:
-        for address, is_write, arrival in read_trace(path):
-            if arrival is not None and ns_to_ticks(arrival) > env.now:
-                yield env.timeout(ns_to_ticks(arrival) - env.now)
-            env.process(one(address, is_write))
-            count[0] += 1
-            if count[0] % 4096 == 0:      # let the queue drain: bounded memory
-                yield env.timeout(0)
-
-    wall = time.perf_counter()
-    env.process(feeder())
-    env.run()
-    wall = time.perf_counter() - wall
-    total = count[0] * request_bytes
-    sim_ns = ticks_to_ns(env.now)
-    return {"requests": f"{count[0]:,}", "bytes": f"{total:,}",
-            "simulated time (ns)": f"{sim_ns:,.1f}",
-            "achieved bandwidth (GB/s)": f"{total / sim_ns if sim_ns else 0.0:.3f}",
-            "mean read latency (ns)":
-                f"{sum(latencies) / len(latencies) if latencies else float('nan'):.2f}",
-            "row-buffer hit rate": "n/a (no row buffer)",
-            "requests/s (wall)": f"{count[0] / wall if wall else 0.0:,.0f}"}

@@ -10,7 +10,7 @@ from qmcsim.config.presets import load_raw_preset
 from qmcsim.config.sourced import unwrap_sourced
 from qmcsim.config.yamlio import validation_to_config_error
 from qmcsim.errors import ConfigError
-from qmcsim.memories.base import DeviceParams, registry
+from qmcsim.memories.base import DeviceParams, technology
 
 
 def load_device(name: str, overrides: dict[str, Any] | None = None, *, file: str,
@@ -18,11 +18,10 @@ def load_device(name: str, overrides: dict[str, Any] | None = None, *, file: str
     """Resolve a device preset by name, apply a run config's overrides, validate."""
     raw, path = load_raw_preset("devices", name, file=file, field_path=f"{field_path}.preset")
     values, sources = unwrap_sourced(raw, file=str(path))
-    kinds = registry()
     kind = values.get("kind")
-    if kind not in kinds:
-        raise ConfigError(str(path), "kind",
-                          f"expected one of {sorted(kinds)}, got {kind!r}")
+    if not isinstance(kind, str):
+        raise ConfigError(str(path), "kind", f"a memory kind expected, got {kind!r}")
+    params_class = technology(kind, file=str(path), field_path="kind").params_class
     if overrides:
         over_values, over_sources = unwrap_sourced(
             overrides, file=file, prefix="", require_sources=False,
@@ -31,7 +30,7 @@ def load_device(name: str, overrides: dict[str, Any] | None = None, *, file: str
         sources.update(over_sources)
     values["sources"] = sources
     try:
-        return kinds[kind].params_class.model_validate(values)
+        return params_class.model_validate(values)
     except ValidationError as exc:
         if overrides and exc.errors()[0]["loc"] and exc.errors()[0]["loc"][0] in overrides:
             raise validation_to_config_error(exc, file, f"{field_path}.params") from None

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import simpy
 
 from qmcsim.compute import ComputeParams
-from qmcsim.memories.base import ClassStats, DeviceParams, Memory, Request, registry
+from qmcsim.memories.base import ClassStats, Memory, Request
 from qmcsim.trace.generate import OpStep, Step, merge_weight_reads
 from qmcsim.units import ns_to_ticks, ticks_to_ns
 
@@ -51,12 +51,6 @@ class TrafficRecord:
 class SystemTrace:
     steps: tuple[StepRecord, ...]
     traffic: tuple[TrafficRecord, ...]
-
-
-def build_memories(env: simpy.Environment, devices: dict[str, DeviceParams],
-                   counts: dict[str, int]) -> dict[str, Memory]:
-    kinds = registry()
-    return {name: kinds[p.kind](env, name, p, counts[name]) for name, p in devices.items()}
 
 
 class Replay:

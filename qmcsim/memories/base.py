@@ -1,21 +1,41 @@
-"""The interface every memory technology implements, and the registry from `kind:` to module.
+"""The technology contract every memory implements, and the registry from `kind:` to class.
 
 A memory *preset* (hw_configs/devices/*.yaml) is data: a typed, frozen parameter record whose
 class is chosen by its `kind:`. A memory *instance* in a simulated system is `count` identical
-units (channels, arrays, banks) of one preset, living on one simpy Environment. The engine only
-ever calls `serve()` and reads `stats`; everything technology-specific stays in the module.
+units (channels, arrays, banks) of one preset, living on one simpy Environment.
+
+A `Memory` subclass answers for its technology, so that nothing outside qmcsim/memories/ needs
+to know technology kinds: serving requests (`serve`, recording through `record`), static energy
+(`static_energy_pj`), its role in the area comparison (`area_role`), the area its bits take
+(`area_mm2`), its error model for accuracy runs (`noise_model`), capacity and endurance, and a
+plain request-trace replay (`replay_trace`). Technologies register by `kind` with `@register`,
+from this package or from any installed distribution's `qmcsim.memories` entry point.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import simpy
 from pydantic import BaseModel, ConfigDict, Field
 
+from qmcsim.errors import ConfigError, SimulationError
+from qmcsim.units import MEBIBIT
+
+if TYPE_CHECKING:
+    from qmcsim.memories.trace_replay import ReplayFigures
+    from qmcsim.noise.inject import NoiseModel
+    from qmcsim.noise.mapping import Mapping
+
 Location = Literal["on_chip", "in_package", "off_package"]
+# The QMC study's area comparison: the new non-volatile weight memories ("nvm") against the
+# conventional memories that held the baseline's weights ("replaced": DRAM, Flash); "none":
+# not part of it (e.g. on-chip SRAM buffers).
+AreaRole = Literal["nvm", "replaced", "none"]
+ENTRY_POINT_GROUP = "qmcsim.memories"
 
 
 class DeviceParams(BaseModel):
@@ -91,25 +111,130 @@ class Request:
     is_write: bool
     traffic_class: str
 
+    def __post_init__(self) -> None:
+        if self.address < 0 or self.nbytes <= 0 or self.is_write not in (True, False):
+            raise SimulationError(
+                f"request of {self.nbytes} bytes at address {self.address} "
+                f"(is_write={self.is_write!r}, class {self.traffic_class!r}): a non-negative "
+                "address, a positive size and a read or write expected")
+
+
+def capacity_bytes(params: DeviceParams, count: int) -> int:
+    """The one place a memory's capacity is computed: `count` units of the preset."""
+    return params.capacity_bytes * count
+
+
+def technology(kind: str, *, file: str = "<preset>", field_path: str = "kind") -> type[Memory]:
+    """The Memory class registered for `kind` (ConfigError naming the known kinds if none)."""
+    kinds = registry()
+    if kind not in kinds:
+        raise ConfigError(file, field_path, f"one of the memory kinds {sorted(kinds)} expected, "
+                          f"got {kind!r}")
+    return kinds[kind]
+
+
+def technology_of(params: DeviceParams) -> type[Memory]:
+    return technology(params.kind, file=params.name)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemoryUnits:
+    """One memory of a resolved system: `count` units of one preset (`count: auto` resolved).
+
+    Built once by the placement; everything that needs a memory's capacity or its model asks
+    this record."""
+
+    name: str
+    params: DeviceParams
+    count: int
+
+    def __post_init__(self) -> None:
+        if self.count < 1:
+            raise ConfigError(self.params.name, "count", f"at least 1 unit expected for memory "
+                              f"{self.name!r}, got {self.count}")
+
+    @property
+    def technology(self) -> type[Memory]:
+        return technology_of(self.params)
+
+    @property
+    def capacity_bytes(self) -> int:
+        return capacity_bytes(self.params, self.count)
+
+    def build(self, env: simpy.Environment) -> Memory:
+        return self.technology(env, self.name, self.params, self.count)
+
+
+def build_memories(env: simpy.Environment, hardware: dict[str, MemoryUnits]
+                   ) -> dict[str, Memory]:
+    """Every memory of a system on one simpy Environment."""
+    return {name: units.build(env) for name, units in hardware.items()}
+
 
 class Memory:
-    """`count` units of one device preset on one simpy Environment."""
+    """`count` units of one device preset on one simpy Environment.
+
+    Subclasses set `kind` (and `params_class` if their presets have fields of their own) and
+    implement `serve`; the other hooks have defaults a technology overrides where it differs.
+    """
 
     kind: ClassVar[str] = ""
     params_class: ClassVar[type[DeviceParams]] = DeviceParams
+    area_role: ClassVar[AreaRole | None] = None
 
     def __init__(self, env: simpy.Environment, name: str, params: DeviceParams, count: int) -> None:
         if count < 1:
-            raise ValueError(f'"count" must be >= 1, got {count} for memory {name!r}')
+            raise ConfigError(params.name, "count", f"at least 1 unit expected for memory "
+                              f"{name!r}, got {count}")
         self.env = env
         self.name = name
         self.params = params
         self.count = count
         self.stats = MemoryStats()
 
+    # ---- what the technology answers without a simulation (class level, from the preset)
+    @classmethod
+    def role_in_area(cls, params: DeviceParams) -> AreaRole:
+        """The memory's side in the area comparison. Without an explicit `area_role`: on-chip
+        memories take no part, other volatile memories are the conventional ones replaced."""
+        if cls.area_role is not None:
+            return cls.area_role
+        if params.location == "on_chip":
+            return "none"
+        if params.volatile:
+            return "replaced"
+        raise ConfigError(params.name, "kind", f"memory kind {cls.kind!r} must state its "
+                          "area_role ('nvm', 'replaced' or 'none'): it is non-volatile")
+
+    @classmethod
+    def area_mm2(cls, bits: int, params: DeviceParams) -> float:
+        """Die area that `bits` stored bits take (density in Mb = 2**20 bits per mm^2)."""
+        return bits / (params.density_mb_per_mm2 * MEBIBIT)
+
+    @classmethod
+    def endurance_cycles(cls, params: DeviceParams) -> float | None:
+        """Writes a cell survives; None: unlimited."""
+        return params.endurance_cycles
+
+    @classmethod
+    def noise_model(cls, params: DeviceParams, *, mapping: Mapping = "binary",
+                    read_time_s: float | None = None) -> NoiseModel | None:
+        """The technology's error model for accuracy runs; None: it stores without error."""
+        return None
+
+    @classmethod
+    def replay_trace(cls, path: Path, params: DeviceParams, *, channels: int,
+                     request_bytes: int | None) -> ReplayFigures:
+        """Replay a plain request trace (the `replay` command). Default: through `serve` on
+        a simpy Environment, one request of `request_bytes` (64) per line, arrivals in ns."""
+        from qmcsim.memories.trace_replay import replay_through_serve
+
+        return replay_through_serve(path, cls, params, channels, request_bytes or 64)
+
+    # ---- a built memory
     @property
     def capacity_bytes(self) -> int:
-        return self.params.capacity_bytes * self.count
+        return capacity_bytes(self.params, self.count)
 
     @property
     def static_power_mw(self) -> float:
@@ -129,6 +254,25 @@ class Memory:
         """A simpy process body: completes when the request's last byte has moved."""
         raise NotImplementedError
 
+    def record(self, request: Request, *, energy_pj: float = 0.0, busy_ticks: float = 0.0,
+               queue_ticks: float = 0.0, row_hits: int = 0, row_misses: int = 0,
+               row_conflicts: int = 0, complete: bool = True) -> None:
+        """Add a request's statistics to its traffic class. A request served in parts records
+        each part with `complete=False` and its bytes once, with `complete=True`."""
+        st = self.stats.of(request.traffic_class)
+        st.row_hits += row_hits
+        st.row_misses += row_misses
+        st.row_conflicts += row_conflicts
+        st.queue_ticks += queue_ticks
+        st.dynamic_energy_pj += energy_pj
+        st.busy_ticks += busy_ticks
+        if complete:
+            if request.is_write:
+                st.write_bytes += request.nbytes
+            else:
+                st.read_bytes += request.nbytes
+            st.requests += 1
+
 
 _REGISTRY: dict[str, type[Memory]] = {}
 
@@ -136,20 +280,31 @@ _REGISTRY: dict[str, type[Memory]] = {}
 def register(cls: type[Memory]) -> type[Memory]:
     """Class decorator: make a memory model available under its `kind`."""
     if not cls.kind:
-        raise ValueError(f"{cls.__name__} must set a non-empty 'kind'")
-    if cls.kind in _REGISTRY and _REGISTRY[cls.kind] is not cls:
-        raise ValueError(f"memory kind {cls.kind!r} registered twice")
+        raise TypeError(f"{cls.__name__} must set a non-empty 'kind'")
+    if cls.kind in _REGISTRY and _REGISTRY[cls.kind].__qualname__ != cls.__qualname__:
+        raise TypeError(f"memory kind {cls.kind!r} registered twice "
+                        f"({_REGISTRY[cls.kind].__module__} and {cls.__module__})")
     _REGISTRY[cls.kind] = cls
     return cls
 
 
 def registry() -> dict[str, type[Memory]]:
-    """kind -> Memory class, importing every module of qmcsim.memories once."""
+    """kind -> Memory class: every module of qmcsim.memories, then every installed
+    distribution's `qmcsim.memories` entry point (a module that registers, or a Memory class)."""
     import importlib
     import pkgutil
+    from importlib.metadata import entry_points
 
     import qmcsim.memories as pkg
 
     for info in pkgutil.iter_modules(pkg.__path__):
         importlib.import_module(f"{pkg.__name__}.{info.name}")
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            loaded: Any = ep.load()
+        except Exception as exc:   # a broken plugin must say which one it is
+            raise ConfigError(f"entry point {ep.name} = {ep.value}", ENTRY_POINT_GROUP,
+                              f"an importable technology module expected ({exc})") from exc
+        if isinstance(loaded, type) and issubclass(loaded, Memory):
+            register(loaded)
     return dict(_REGISTRY)

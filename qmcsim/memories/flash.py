@@ -9,13 +9,17 @@ working memories before the first prompt.
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import simpy
 from pydantic import Field
 
 from qmcsim.memories.base import DeviceParams, register
 from qmcsim.memories.queued import QueuedMemory
+
+if TYPE_CHECKING:
+    from qmcsim.noise.inject import NoiseModel
+    from qmcsim.noise.mapping import Mapping
 
 
 class FlashParams(DeviceParams):
@@ -44,6 +48,18 @@ def stream_ns(nbytes: int, params: FlashParams, count: int, is_write: bool) -> f
 class FlashMemory(QueuedMemory):
     kind = "flash"
     params_class: ClassVar[type[DeviceParams]] = FlashParams
+    area_role = "replaced"   # holds the persistent weight copy of volatile systems
+
+    @classmethod
+    def noise_model(cls, params: DeviceParams, *, mapping: Mapping = "binary",
+                    read_time_s: float | None = None) -> NoiseModel | None:
+        """Independent bit flips at the raw bit error rate (after the controller's ECC)."""
+        from qmcsim.noise.inject import BitFlipNoise
+
+        if not isinstance(params, FlashParams):
+            raise TypeError(f"FlashParams expected, got {type(params).__name__}")
+        p = params.raw_bit_error_rate
+        return BitFlipNoise(bit_error_rate=p) if p > 0 else None
 
     @staticmethod
     def bandwidth_for(params: FlashParams, count: int, is_write: bool) -> float:
@@ -58,11 +74,12 @@ class FlashMemory(QueuedMemory):
 
     def __init__(self, env: simpy.Environment, name: str, params: DeviceParams, count: int) -> None:
         super().__init__(env, name, params, count)
-        assert isinstance(params, FlashParams)
+        if not isinstance(params, FlashParams):
+            raise TypeError(f"memory {name!r}: FlashParams expected, got {type(params).__name__}")
+        self.flash = params
         self.read_bandwidth_gb_per_s = self.bandwidth_for(params, count, False)
         self.write_bandwidth_gb_per_s = self.bandwidth_for(params, count, True)
 
     def transfer_bytes(self, nbytes: int) -> int:
         """Whole pages move, however few bytes are asked for."""
-        assert isinstance(self.params, FlashParams)
-        return math.ceil(nbytes / self.params.page_bytes) * self.params.page_bytes
+        return math.ceil(nbytes / self.flash.page_bytes) * self.flash.page_bytes

@@ -13,3 +13,4 @@ from qmcsim.memories.queued import QueuedMemory
 @register
 class LpddrMemory(QueuedMemory):
     kind = "lpddr"
+    area_role = "replaced"

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field
 
 from qmcsim.memories.base import DeviceParams, register
 from qmcsim.memories.queued import QueuedMemory
+
+if TYPE_CHECKING:
+    from qmcsim.noise.inject import NoiseModel
+    from qmcsim.noise.mapping import Mapping
 
 
 class MramParams(DeviceParams):
@@ -23,3 +27,16 @@ class MramParams(DeviceParams):
 class MramMemory(QueuedMemory):
     kind = "mram"
     params_class: ClassVar[type[DeviceParams]] = MramParams
+    area_role = "nvm"
+
+    @classmethod
+    def noise_model(cls, params: DeviceParams, *, mapping: Mapping = "binary",
+                    read_time_s: float | None = None) -> NoiseModel | None:
+        """Independent bit flips: read (incl. read disturb) and retention errors combined."""
+        from qmcsim.noise.inject import BitFlipNoise
+
+        if not isinstance(params, MramParams):
+            raise TypeError(f"MramParams expected, got {type(params).__name__}")
+        p_read, p_ret = params.read_bit_error_rate, params.retention_bit_error_rate
+        p = 1.0 - (1.0 - p_read) * (1.0 - p_ret)
+        return BitFlipNoise(bit_error_rate=p) if p > 0 else None

@@ -56,12 +56,5 @@ class QueuedMemory(Memory):
             started = self.env.now
             yield self.env.timeout(occupancy)
         yield self.env.timeout(ns_to_ticks(latency_ns))
-        cls = self.stats.of(request.traffic_class)
-        if request.is_write:
-            cls.write_bytes += request.nbytes
-        else:
-            cls.read_bytes += request.nbytes
-        cls.requests += 1
-        cls.dynamic_energy_pj += moved * BITS_PER_BYTE * pj_per_bit
-        cls.busy_ticks += occupancy
-        cls.queue_ticks += started - arrived
+        self.record(request, energy_pj=moved * BITS_PER_BYTE * pj_per_bit, busy_ticks=occupancy,
+                    queue_ticks=started - arrived)

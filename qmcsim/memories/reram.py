@@ -15,12 +15,16 @@ or a measured level confusion matrix that replaces the Gaussians.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from qmcsim.memories.base import DeviceParams, register
 from qmcsim.memories.queued import QueuedMemory
+
+if TYPE_CHECKING:
+    from qmcsim.noise.inject import NoiseModel
+    from qmcsim.noise.mapping import Mapping
 
 
 def sensing_steps(bits_per_cell: int, scheme: str) -> int:
@@ -160,3 +164,16 @@ class ReramParams(DeviceParams):
 class ReramMemory(QueuedMemory):
     kind = "reram"
     params_class: ClassVar[type[DeviceParams]] = ReramParams
+    area_role = "nvm"
+
+    @classmethod
+    def noise_model(cls, params: DeviceParams, *, mapping: Mapping = "binary",
+                    read_time_s: float | None = None) -> NoiseModel | None:
+        """Codes packed into multi-level cells, read back through the level model
+        (programming spread, read noise, drift at `read_time_s`, stuck cells)."""
+        from qmcsim.noise.inject import LevelNoise
+        from qmcsim.noise.levels import LevelModel
+
+        if not isinstance(params, ReramParams):
+            raise TypeError(f"ReramParams expected, got {type(params).__name__}")
+        return LevelNoise(model=LevelModel.from_params(params, read_time_s), mapping=mapping)

@@ -9,3 +9,4 @@ from qmcsim.memories.queued import QueuedMemory
 @register
 class SramMemory(QueuedMemory):
     kind = "sram"
+    area_role = "none"   # on-chip buffers: not part of the weight-memory area comparison

@@ -1,12 +1,13 @@
 """Seeded Monte-Carlo injection of device errors into stored integer codes.
 
-What a device does to what it stores:
-- MLC ReRAM (`LevelNoise`): codes are bit-packed into cells (qmcsim.noise.mapping), each cell
-  reads back a level drawn from its level model (programming spread, read noise, drift, stuck
-  cells; qmcsim.noise.levels), and the codes are unpacked again.
-- MRAM and Flash (`BitFlipNoise`): every stored bit flips independently with the device's bit
-  error rate (MRAM: read incl. read disturb, and retention; Flash: raw bit error rate).
-- Other memories (SRAM, DRAM) store without error here.
+What a device does to what it stores is the technology's answer (`Memory.noise_model`, found
+through the memory registry by the preset's `kind:`), one of two kinds of model:
+- `LevelNoise` (multi-level cells, e.g. MLC ReRAM): codes are bit-packed into cells
+  (qmcsim.noise.mapping), each cell reads back a level drawn from its level model (programming
+  spread, read noise, drift, stuck cells; qmcsim.noise.levels), and the codes are unpacked.
+- `BitFlipNoise` (e.g. MRAM, Flash): every stored bit flips independently with the device's
+  bit error rate.
+- None: the memory stores without error here (e.g. SRAM, DRAM).
 
 One evaluation sees one read-out of every weight (a snapshot: read noise drawn once). Every
 random draw comes from the numpy Generator passed in; callers seed it from the config's seed.
@@ -47,21 +48,11 @@ NoiseModel = LevelNoise | BitFlipNoise
 
 def noise_of_device(params: DeviceParams, *, mapping: Mapping = "binary",
                     read_time_s: float | None = None) -> NoiseModel | None:
-    """The error model of a device preset, or None when it stores without error."""
-    from qmcsim.memories.flash import FlashParams
-    from qmcsim.memories.mram import MramParams
-    from qmcsim.memories.reram import ReramParams
+    """The error model of a device preset (its technology's answer), or None when it stores
+    without error."""
+    from qmcsim.memories.base import technology_of
 
-    if isinstance(params, ReramParams):
-        return LevelNoise(model=LevelModel.from_params(params, read_time_s), mapping=mapping)
-    if isinstance(params, MramParams):
-        p_read, p_ret = params.read_bit_error_rate, params.retention_bit_error_rate
-        p = 1.0 - (1.0 - p_read) * (1.0 - p_ret)
-        return BitFlipNoise(bit_error_rate=p) if p > 0 else None
-    if isinstance(params, FlashParams):
-        p = params.raw_bit_error_rate
-        return BitFlipNoise(bit_error_rate=p) if p > 0 else None
-    return None
+    return technology_of(params).noise_model(params, mapping=mapping, read_time_s=read_time_s)
 
 
 def flip_bits(codes: np.ndarray, code_bits: int, bit_error_rate: float,

@@ -14,10 +14,37 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
-from qmcsim.memories.reram import ReramParams
+
+class LevelCellParams(Protocol):
+    """The preset fields a multi-level-cell technology gives its level model (any technology
+    with these fields can use LevelModel; normalised conductance, top level = 1)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def bits_per_cell(self) -> int: ...
+    @property
+    def level_means(self) -> list[float] | None: ...
+    @property
+    def level_sigmas(self) -> list[float] | None: ...
+    @property
+    def level_thresholds(self) -> list[float] | None: ...
+    @property
+    def level_confusion(self) -> list[list[float]] | None: ...
+    @property
+    def read_noise_sigma(self) -> float: ...
+    @property
+    def drift_nu(self) -> float: ...
+    @property
+    def drift_t0_s(self) -> float: ...
+    @property
+    def stuck_at_low_fraction(self) -> float: ...
+    @property
+    def stuck_at_high_fraction(self) -> float: ...
 
 
 def _phi(x: np.ndarray) -> np.ndarray:
@@ -66,9 +93,9 @@ class LevelModel:
         return 2**self.bits_per_cell
 
     @classmethod
-    def from_params(cls, p: ReramParams, read_time_s: float | None = None) -> LevelModel:
-        """The level model of a ReRAM preset, read `read_time_s` after programming
-        (default: at the preset's reference time t0, i.e. no drift)."""
+    def from_params(cls, p: LevelCellParams, read_time_s: float | None = None) -> LevelModel:
+        """The level model of a multi-level-cell preset (e.g. MLC ReRAM), read `read_time_s`
+        after programming (default: at the preset's reference time t0, i.e. no drift)."""
         measured = None if p.level_confusion is None else np.asarray(p.level_confusion, float)
         if measured is None and (p.level_means is None or p.level_sigmas is None):
             raise ValueError(f"device {p.name!r} has neither level_means/level_sigmas nor "

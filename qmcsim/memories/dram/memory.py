@@ -13,17 +13,23 @@ from __future__ import annotations
 from collections.abc import Generator
 from functools import partial
 from itertools import count as counter
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import simpy
 
-from qmcsim.memories.base import ClassStats, Memory, Request, register
+from qmcsim.errors import ConfigError
+from qmcsim.memories.base import ClassStats, DeviceParams, Memory, Request, register
 from qmcsim.memories.dram.controller import ChannelController, CompiledTiming
 from qmcsim.memories.dram.fast import FastChannels
 from qmcsim.memories.dram.mapping import AddressMapping
 from qmcsim.memories.dram.params import DramParams, timing_cycles
 from qmcsim.memories.dram.spec import LPDDR5_CONSTRAINTS
 from qmcsim.units import BITS_PER_BYTE, cycles_to_ticks
+
+if TYPE_CHECKING:
+    from qmcsim.memories.trace_replay import ReplayFigures
 
 INF = float("inf")
 
@@ -128,19 +134,12 @@ class DramMemory(Memory):
         assert self.fast is not None
         res = self.fast.serve(request.address, request.nbytes, request.is_write, now_cycle)
         arrived = self.env.now
-        st = self.stats.of(request.traffic_class)
-        st.row_hits += res.hits
-        st.row_misses += res.misses
-        st.row_conflicts += res.conflicts
-        st.queue_ticks += max(0.0, self._ticks(res.first_cycle) - arrived)
-        st.dynamic_energy_pj += self._request_energy_pj(request, res.misses + res.conflicts)
-        if request.is_write:
-            st.write_bytes += request.nbytes
-        else:
-            st.read_bytes += request.nbytes
-        st.requests += 1
         done_ticks = self._ticks(res.done_cycle)
-        st.busy_ticks += done_ticks - arrived
+        self.record(request, row_hits=res.hits, row_misses=res.misses,
+                    row_conflicts=res.conflicts,
+                    queue_ticks=max(0.0, self._ticks(res.first_cycle) - arrived),
+                    energy_pj=self._request_energy_pj(request, res.misses + res.conflicts),
+                    busy_ticks=done_ticks - arrived)
         yield self.env.timeout(max(0.0, done_ticks - arrived))
 
     def _request_energy_pj(self, req: Request, activations: int) -> float:
@@ -166,25 +165,17 @@ class DramMemory(Memory):
     def _part_done(self, tag: int, first: int, done_cycle: int, hits: int, misses: int,
                    conflicts: int) -> None:
         event, req, arrived, parts = self._waiting[tag]
-        st = self.stats.of(req.traffic_class)
-        st.row_hits += hits
-        st.row_misses += misses
-        st.row_conflicts += conflicts
-        st.dynamic_energy_pj += self._request_energy_pj(req, misses + conflicts) if parts == 1 \
-            else self.dram.energy.act_pre_pj * (misses + conflicts)
-        st.queue_ticks += max(0.0, self._ticks(first) - arrived)
+        self.record(req, row_hits=hits, row_misses=misses, row_conflicts=conflicts,
+                    energy_pj=self._request_energy_pj(req, misses + conflicts) if parts == 1
+                    else self.dram.energy.act_pre_pj * (misses + conflicts),
+                    queue_ticks=max(0.0, self._ticks(first) - arrived), complete=False)
         done_ticks = max(self._ticks(done_cycle), getattr(event, "_qmc_done", 0.0))
         event._qmc_done = done_ticks  # type: ignore[attr-defined]
         if parts > 1:
             self._waiting[tag] = (event, req, arrived, parts - 1)
             return
         del self._waiting[tag]
-        if req.is_write:
-            st.write_bytes += req.nbytes
-        else:
-            st.read_bytes += req.nbytes
-        st.requests += 1
-        st.busy_ticks += done_ticks - arrived
+        self.record(req, busy_ticks=done_ticks - arrived)
         delay = max(0.0, done_ticks - self.env.now)
         self.env.timeout(delay).callbacks.append(partial(_succeed, event))
 
@@ -233,6 +224,20 @@ class DramMemory(Memory):
             open_c = min(c.open_cycles(now), now)
             total += (open_c * e.active_standby_mw + (now - open_c) * e.precharge_standby_mw)
         return total * self.t_ck_ns  # mW x ns = pJ
+
+    # ---- technology contract: plain traces replay through the controllers, arrivals in CK
+    @classmethod
+    def replay_trace(cls, path: Path, params: DeviceParams, *, channels: int,
+                     request_bytes: int | None) -> ReplayFigures:
+        from qmcsim.memories.dram.replay import replay
+
+        if not isinstance(params, DramParams):
+            raise TypeError(f"DramParams expected, got {type(params).__name__}")
+        bb = params.org.organisation().burst_bytes
+        if request_bytes is not None and (request_bytes < bb or request_bytes % bb):
+            raise ConfigError("--request-bytes", "", f"a multiple of the {bb}-byte burst "
+                              f"expected, got {request_bytes}")
+        return replay(path, params, channels=channels, request_bytes=request_bytes)
 
 
 __all__ = ["ClassStats", "DramMemory", "build_controllers", "request_bursts"]
