@@ -134,6 +134,8 @@ def summary_table(results: list[SystemResult], baseline: str) -> pd.DataFrame:
             "cold_start_energy_mj": r.cold_start.energy_pj / 1e9,
         })
     summary = pd.DataFrame(rows).set_index("system")
+    if baseline not in summary.index:   # a subset of the systems: no ratios
+        return summary.reset_index()
     base = summary.loc[baseline]
     for metric in RATIO_METRICS:
         summary[f"{metric}_vs_{baseline}"] = base[metric] / summary[metric]

@@ -80,11 +80,9 @@ def resolve_points(cfg: SweepConfig, base: Path) -> list[dict[str, Any]]:
 
 def run_point(index: int, base: str, point: dict[str, Any]) -> pd.DataFrame:
     """Simulate one point (in a worker process): the summary table plus the point's values."""
-    from qmcsim.report import summary_table
-    from qmcsim.runner import simulate
+    from qmcsim.pipeline import run
 
-    run = load_run(Path(base), overrides_of(point))
-    summary = summary_table(simulate(run), run.baseline)
+    summary = run(Path(base), overrides_of(point)).summary
     summary.insert(0, "point", index)
     for i, (path, value) in enumerate(point.items()):
         summary.insert(1 + i, path, value if not isinstance(value, (list, dict)) else str(value))

@@ -14,13 +14,39 @@ DESCRIPTION = ("Burst mode: feed --requests one-burst reads (sequential, then un
                "latency and energy per step. Figures and machine: BENCHMARKS.md.")
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    from qmcsim.memories.dram.bench import add_arguments as dram_arguments
-
-    dram_arguments(p)
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--preset", default="lpddr5-6400-x16", help="DRAM preset (burst mode)")
+    ap.add_argument("--requests", type=int, default=5_000_000)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--model", metavar="CONFIG", help="run config (fast-mode measurement)")
+    ap.add_argument("--system", default="fp16")
+    ap.add_argument("--fidelity", choices=("fast", "burst", "both"), default="fast")
+    ap.add_argument("--set", dest="overrides", action="append", default=[],
+                    metavar="PATH=VALUE", help="override a field of the run config")
 
 
 def run(args: argparse.Namespace) -> int:
-    from qmcsim.memories.dram.bench import run as dram_run
+    from qmcsim.memories.dram.bench import IMPLEMENTATION, burst_speed, model_steps
 
-    return dram_run(args)
+    if args.model:
+        per_fid = {f: model_steps(args.model, args.system, args.overrides, f)
+                   for f in (("fast", "burst") if args.fidelity == "both" else (args.fidelity,))}
+        for f, steps in per_fid.items():
+            for k, st in enumerate(steps):
+                line = (f"{f} step {k} {st.phase}: wall {st.wall_s:.3f} s, simulated "
+                        f"{st.time_ns / 1e6:.4f} ms, energy {st.energy_pj / 1e6:.3f} uJ")
+                if f == "fast" and "burst" in per_fid:
+                    b = per_fid["burst"][k]
+                    line += (f"; vs burst: latency {st.time_ns / b.time_ns - 1:+.3%}, energy "
+                             f"{st.energy_pj / b.energy_pj - 1:+.3%}")
+                print(line)
+        return 0
+    measured = [burst_speed(args.preset, args.requests, args.repeats, pattern)
+                for pattern in ("sequential", "random")]
+    print(f"controller: {IMPLEMENTATION}")
+    for m in measured:
+        print(f"{m.pattern}: {m.requests} requests, burst mode, 1 x{m.channel_width_bits} "
+              f"channel: median {m.median_requests_per_s:,.0f} requests/s (runs: "
+              f"{', '.join(f'{r:,.0f}' for r in m.requests_per_s)}); bandwidth "
+              f"{m.fraction_of_peak:.3f} of peak")
+    return 0

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from qmcsim.commands._common import add_set_argument
 
@@ -31,39 +30,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from qmcsim.config.loader import load_run
-    from qmcsim.report import footprint_table, per_memory_table, steps_table, summary_table
-    from qmcsim.report import contention_table, lifetime_table, traffic_table
-    from qmcsim.results import csv_bytes, write_results_folder
-    from qmcsim.runner import check_stored_trace, prepare, resolved_config, simulate_system
-    from qmcsim.runner import total_steps
+    from qmcsim.pipeline import run as run_pipeline
 
-    run = load_run(args.config, args.overrides)
-    prepared = prepare(run)   # every capacity check (and trace validation) before simulating
-    total = len(prepared) * total_steps(run, check_stored_trace(run))
-    with tqdm(total=total, unit="step", disable=args.no_progress or None,
-              file=sys.stderr, leave=False) as bar:
-        results = [simulate_system(run, s, p, on_step=lambda _s: bar.update())
-                   for s, p in prepared]
-    steps, traffic = steps_table(results), traffic_table(results)
-    summary = summary_table(results, run.baseline)
-    per_memory = lifetime_table(results, per_memory_table(traffic, steps), steps, traffic)
-    footprint = footprint_table(results)
-    contention = contention_table(traffic, steps)
+    with tqdm(unit="step", disable=args.no_progress or None, file=sys.stderr,
+              leave=False) as bar:
+        def start(total: int) -> None:
+            bar.reset(total=total)
 
-    print(render_report(run.config.name, run.model.name, run.model.num_parameters,
-                        run.config.accounting, run.baseline, summary, per_memory, contention))
-    files = {
-        "resolved_config.yaml": yaml.safe_dump(resolved_config(run, prepared),
-                                               sort_keys=False).encode(),
-        "summary.csv": csv_bytes(summary),
-        "per_step.csv": csv_bytes(steps),
-        "traffic.csv": csv_bytes(traffic),
-        "per_memory.csv": csv_bytes(per_memory),
-        "footprint.csv": csv_bytes(footprint),
-        "contention.csv": csv_bytes(contention),
-    }
-    folder = write_results_folder(args.out, run.config.name, files)
+        result = run_pipeline(args.config, args.overrides, on_start=start,
+                              on_step=lambda _s: bar.update())
+    model = result.run.model
+    print(render_report(result.name, model.name, model.num_parameters,
+                        result.run.config.accounting, result.baseline, result.summary,
+                        result.per_memory, result.contention))
+    folder = result.write(args.out)
     print(f"\nresults: {folder}")
     return 0
 

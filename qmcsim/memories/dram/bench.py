@@ -1,22 +1,19 @@
-"""DRAM model speed: `python -m qmcsim bench` (or `python -m qmcsim.memories.dram.bench`).
+"""DRAM model speed measurements (the `bench` command, qmcsim/commands/bench.py, prints them).
 
-Burst mode: feeds N one-burst read requests (sequential, then uniformly random over the whole
-channel) straight into one channel's ChannelController in chunks; prints requests/s.
-Fast mode (`--model CONFIG --system NAME --set ...`): runs one system of a run config with its
-DRAM in the given fidelity and prints the wall time and simulated latency / energy per step
-(`--fidelity both` runs burst mode too and prints the per-step difference).
+Burst mode (`burst_speed`): feeds N one-burst read requests (sequential or uniformly random
+over the whole channel) straight into one channel's ChannelController in chunks.
+Whole model (`model_steps`): runs one system of a run config through `qmcsim.run` with every
+command-level DRAM memory in the given fidelity, timing each step on the wall clock.
 """
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
-from qmcsim.config.devices import load_device
 from qmcsim.errors import ConfigError
 from qmcsim.memories.dram.controller import IMPLEMENTATION
 from qmcsim.memories.dram.memory import build_controllers
@@ -60,21 +57,15 @@ def model_steps(config: str, system: str, overrides: list[str], fidelity: str
                 ) -> list[StepTiming]:
     """Simulate one system of a run config with every `kind: dram` memory in `fidelity`."""
     from qmcsim.config.loader import load_run
-    from qmcsim.runner import prepare, simulate_system
+    from qmcsim.pipeline import run
 
-    run = load_run(config, overrides)
-    found = [(s, p) for s, p in prepare(run) if s.name == system]
+    loaded = load_run(config, overrides)
+    found = [s for s in loaded.systems if s.name == system]
     if not found:
         raise ConfigError(config, "systems", f"a system named {system!r} expected "
-                          f"(--system); found {[s.name for s, _ in prepare(run)]}")
-    sys_, placement = found[0]
-    devices = {}
-    for name, dev in sys_.devices.items():
-        if isinstance(dev, DramParams):
-            dev = dev.model_copy(update={"controller": dev.controller.model_copy(
-                update={"fidelity": fidelity})})
-        devices[name] = dev
-    sys_ = replace(sys_, devices=devices)
+                          f"(--system); found {[s.name for s in loaded.systems]}")
+    fidelity_sets = [f"systems.{system}.memories.{name}.params.controller.fidelity={fidelity}"
+                     for name, dev in found[0].devices.items() if isinstance(dev, DramParams)]
     walls: list[float] = []
     t0 = [time.perf_counter()]
 
@@ -83,65 +74,44 @@ def model_steps(config: str, system: str, overrides: list[str], fidelity: str
         walls.append(now - t0[0])
         t0[0] = now
 
-    result = simulate_system(run, sys_, placement, on_step=tick)
-    out = []
-    for rec, wall in zip(result.trace.steps, walls, strict=True):
-        energy = sum(r.energy_pj for r in result.trace.traffic if r.step == rec.step)
-        out.append(StepTiming(phase=rec.phase, wall_s=wall, time_ns=rec.time_ns,
-                              energy_pj=energy))
-    return out
+    result = run(config, [*overrides, *fidelity_sets], systems=[system], on_step=tick)
+    energy = result.traffic.groupby("step").energy_pj.sum()
+    return [StepTiming(phase=rec.phase, wall_s=wall, time_ns=rec.time_ns,
+                       energy_pj=float(energy.get(rec.step, 0.0)))
+            for rec, wall in zip(result.per_step.itertuples(), walls, strict=True)]
 
 
-def add_arguments(ap: argparse.ArgumentParser) -> None:
-    ap.add_argument("--preset", default="lpddr5-6400-x16")
-    ap.add_argument("--requests", type=int, default=5_000_000)
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--model", metavar="CONFIG", help="run config (fast-mode measurement)")
-    ap.add_argument("--system", default="fp16")
-    ap.add_argument("--fidelity", choices=("fast", "burst", "both"), default="fast")
-    ap.add_argument("--set", dest="overrides", action="append", default=[])
+@dataclass(frozen=True, kw_only=True)
+class BurstSpeed:
+    """Burst-mode speed of one channel on one access pattern."""
+
+    pattern: str
+    requests: int
+    channel_width_bits: int
+    requests_per_s: tuple[float, ...]   # one per repeat
+    fraction_of_peak: float             # achieved bandwidth of the first repeat
+
+    @property
+    def median_requests_per_s(self) -> float:
+        return statistics.median(self.requests_per_s)
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.requests < 1 or args.repeats < 1:
-        raise ConfigError("command line", "--requests" if args.requests < 1 else "--repeats",
+def burst_speed(preset: str, requests: int, repeats: int, pattern: str) -> BurstSpeed:
+    """Requests per wall second of one channel of `preset` (a DRAM preset), `repeats` runs."""
+    from qmcsim.config.devices import load_device
+
+    if requests < 1 or repeats < 1:
+        raise ConfigError("command line", "--requests" if requests < 1 else "--repeats",
                           "an integer >= 1 expected")
-    if args.model:
-        per_fid = {f: model_steps(args.model, args.system, args.overrides, f)
-                   for f in (("fast", "burst") if args.fidelity == "both" else (args.fidelity,))}
-        for f, steps in per_fid.items():
-            for k, st in enumerate(steps):
-                line = (f"{f} step {k} {st.phase}: wall {st.wall_s:.3f} s, simulated "
-                        f"{st.time_ns / 1e6:.4f} ms, energy {st.energy_pj / 1e6:.3f} uJ")
-                if f == "fast" and "burst" in per_fid:
-                    b = per_fid["burst"][k]
-                    line += (f"; vs burst: latency {st.time_ns / b.time_ns - 1:+.3%}, energy "
-                             f"{st.energy_pj / b.energy_pj - 1:+.3%}")
-                print(line)
-        return 0
-    params = load_device(args.preset, file="command line", field_path="--preset")
+    params = load_device(preset, file="command line", field_path="--preset")
     if not isinstance(params, DramParams):
         raise ConfigError("command line", "--preset", f"a DRAM preset expected, got "
-                          f"{args.preset!r} (kind: {params.kind})")
-    print(f"controller: {IMPLEMENTATION}")
-    width = params.org.channel_width_bits
-    for pattern in ("sequential", "random"):
-        runs = [run_once(params, args.requests, pattern, seed=k) for k in range(args.repeats)]
-        rates = [r for r, _ in runs]
-        print(f"{pattern}: {args.requests} requests, burst mode, 1 x{width} channel: median "
-              f"{statistics.median(rates):,.0f} requests/s (runs: "
-              f"{', '.join(f'{r:,.0f}' for r in rates)}); bandwidth {runs[0][1]:.3f} of peak")
-    return 0
+                          f"{preset!r} (kind: {params.kind})")
+    runs = [run_once(params, requests, pattern, seed=k) for k in range(repeats)]
+    return BurstSpeed(pattern=pattern, requests=requests,
+                      channel_width_bits=params.org.channel_width_bits,
+                      requests_per_s=tuple(r for r, _ in runs), fraction_of_peak=runs[0][1])
 
 
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    add_arguments(ap)
-    try:
-        raise SystemExit(run(ap.parse_args(argv)))
-    except ConfigError as exc:
-        raise SystemExit(f"error: {exc}") from None
-
-
-if __name__ == "__main__":
-    main()
+__all__ = ["IMPLEMENTATION", "BurstSpeed", "StepTiming", "burst_speed", "model_steps",
+           "run_once"]

@@ -1,0 +1,42 @@
+"""`qmcsim.run`: the one pipeline behind `run`, `sweep`, `bench` and the notebooks."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+import qmcsim
+from qmcsim.errors import ConfigError
+
+TINY = Path(__file__).resolve().parent / "data" / "tiny.yaml"
+SHORT = ["workload.generate_tokens=2", "workload.prompt_tokens=4"]
+
+
+def test_run_returns_frozen_tidy_tables_and_writes_what_the_cli_writes(run_cli, tmp_path):
+    started: list[int] = []
+    stepped: list[object] = []
+    result = qmcsim.run(TINY, SHORT, on_start=started.append, on_step=stepped.append)
+    assert isinstance(result, qmcsim.RunResult)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.summary = None  # type: ignore[misc]
+    assert list(result.summary.system) == ["fp16", "qmc"]
+    assert started == [len(stepped)] == [2 * 3]      # prefill + 2 decode steps, 2 systems
+    assert set(result.per_step.system) == set(result.traffic.system) == {"fp16", "qmc"}
+    assert result.resolved_config["resolved_counts"]["qmc"]["reram"] == 2000
+    out = run_cli("run", str(TINY), *[a for s in SHORT for a in ("--set", s)],
+                  "--out", str(tmp_path / "r"), "--no-progress")
+    assert out.returncode == 0, out.stderr
+    (folder,) = (tmp_path / "r").iterdir()
+    files = result.files()
+    assert sorted(files) == sorted(p.name for p in folder.iterdir())
+    assert all((folder / name).read_bytes() == data for name, data in files.items())
+
+
+def test_a_subset_of_systems_and_its_errors():
+    only = qmcsim.run(TINY, SHORT, systems=["qmc"])
+    assert list(only.summary.system) == ["qmc"]
+    assert not any(c.endswith("_vs_fp16") for c in only.summary.columns)   # no baseline
+    with pytest.raises(ConfigError, match="systems"):
+        qmcsim.run(TINY, SHORT, systems=["nope"])
