@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from qmcsim.area import weight_area_mm2
 from qmcsim.runner import SystemResult
 
 RATIO_METRICS = ("weight_cells", "weight_bytes", "weight_area_mm2", "external_bytes_per_token",
@@ -123,7 +124,7 @@ def summary_table(results: list[SystemResult], baseline: str) -> pd.DataFrame:
             "format": r.system.config.format.kind,
             "weight_bytes": fp.weight_bytes.sum(),
             "weight_cells": fp.weight_cells.sum(),
-            "weight_area_mm2": fp.weight_area_mm2.sum(),
+            "weight_area_mm2": weight_area_mm2(r.placement),
             "external_bytes_per_token": (ext.read_bytes + ext.write_bytes).sum() / n,
             "energy_per_token_uj": tr.energy_pj.sum() / n / PJ_PER_UJ,
             "static_energy_per_token_uj":
