@@ -1,8 +1,10 @@
 """Named presets in hw_configs/: devices, compute engines and models.
 
 A preset may `extends:` another of its folder and state only what differs (as Ramulator's
-variants do). Presets are looked up in $QMCSIM_HW_CONFIGS (if set), then in the hw_configs/
-folder next to the installed package.
+variants do). Presets are looked up in the folders $QMCSIM_HW_CONFIGS names (if set; several
+separated by os.pathsep, the first that has the preset wins), then in the hw_configs/ folder
+next to the installed package. A technology from outside the package ships its presets in a
+folder added this way.
 """
 
 from __future__ import annotations
@@ -18,10 +20,9 @@ PACKAGE_ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def preset_roots() -> list[Path]:
-    roots = []
-    env = os.environ.get("QMCSIM_HW_CONFIGS")
-    if env:
-        roots.append(Path(env))
+    roots: list[Path] = []
+    env = os.environ.get("QMCSIM_HW_CONFIGS", "")
+    roots.extend(Path(folder) for folder in env.split(os.pathsep) if folder)
     roots.append(PACKAGE_ROOT / "hw_configs")
     return roots
 
