@@ -114,3 +114,17 @@ def test_area_comparison_counts_the_technology_as_nvm(plugin: Path, tmp_path: Pa
     bits = placed["rtn4-pcm"][1].footprint("pcm").weight_bits
     assert a.nvm_mm2 == {"pcm": pytest.approx(bits / (40.0 * MEBIBIT))}
     assert set(a.replaced_mm2) == {"dram", "flash (copy)"}
+
+
+def test_preset_folders_are_searched_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from qmcsim.config.presets import load_raw_preset
+
+    first, second = tmp_path / "a", tmp_path / "b"
+    for folder, latency in ((first, 1.0), (second, 2.0)):
+        (folder / "devices").mkdir(parents=True)
+        (folder / "devices" / "both.yaml").write_text(f"read_latency_ns: {latency}\n")
+    (second / "devices" / "only-b.yaml").write_text("read_latency_ns: 3.0\n")
+    monkeypatch.setenv("QMCSIM_HW_CONFIGS", os.pathsep.join([str(first), str(second)]))
+    assert load_raw_preset("devices", "both", file="t", field_path="p")[0]["read_latency_ns"] == 1
+    assert load_raw_preset("devices", "only-b", file="t", field_path="p")[1].parent.parent \
+        == second
