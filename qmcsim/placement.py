@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from qmcsim.config.loader import ResolvedSystem
 from qmcsim.config.schema import PlacementConfig, WorkloadConfig
-from qmcsim.errors import CapacityError
+from qmcsim.errors import CapacityError, SimulationError
 from qmcsim.formats.base import Accounting, Component, FormatConfig
 from qmcsim.memories.base import DeviceParams, MemoryUnits, technology_of
 from qmcsim.models.shape import ModelShape, Tensor
@@ -107,7 +107,9 @@ def memory_for(placement: PlacementConfig, tensor: Tensor, component: Component)
     if tensor.tensor_class == "lm_head" and placement.lm_head:
         return placement.lm_head
     memory = getattr(placement, component.name)
-    assert memory is not None, "checked by the config loader"
+    if memory is None:   # the config loader checks every component the format stores
+        raise SimulationError(f"tensor {tensor.name!r}: no memory holds its "
+                              f"{component.name}")
     return memory
 
 

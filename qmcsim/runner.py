@@ -11,7 +11,7 @@ import simpy
 
 from qmcsim.config.loader import ResolvedRun, ResolvedSystem
 from qmcsim.engine.simulate import Replay, SystemTrace
-from qmcsim.errors import ConfigError
+from qmcsim.errors import ConfigError, SimulationError
 from qmcsim.memories.base import Memory, Request, build_memories
 from qmcsim.placement import Placement, build_placement
 from qmcsim.trace.generate import Step, TraceBuilder, step_count
@@ -107,7 +107,13 @@ def simulate_cold_start(system: ResolvedSystem, placement: Placement) -> ColdSta
     procs += [env.process(memories[m].serve(Request(address=0, nbytes=n, is_write=True,
                                                     traffic_class="weights")))
               for m, n in volatile.items()]
-    env.run(env.all_of(procs))
+    everything = env.all_of(procs)
+    while not everything.processed:   # stop when the last transfer ends (its time is the result)
+        if env.peek() == float("inf"):
+            raise SimulationError(f"system {system.name!r}: the cold start stopped at "
+                                  f"{ticks_to_ns(env.now)} ns with a transfer no memory "
+                                  "completed")
+        env.step()
     dynamic = sum(mem.stats.dynamic_energy_pj for mem in memories.values())
     static = sum(mem.static_energy_pj() for mem in memories.values())
     return ColdStart(time_ns=ticks_to_ns(env.now), energy_pj=dynamic + static)

@@ -136,3 +136,32 @@ def _any_params():
     from qmcsim.config.devices import load_device
 
     return load_device("sram-22nm", file="test", field_path="preset")
+
+
+class _Stuck(Memory):
+    """A broken technology: its requests never complete."""
+
+    kind = "stuck-test-only"
+
+    def serve(self, request):
+        yield self.env.event()   # never triggered
+
+
+def test_a_request_no_memory_completes_is_a_simulation_error():
+    from qmcsim.engine.simulate import Replay
+    from qmcsim.trace.generate import Access, OpStep, Step
+
+    env = simpy.Environment()
+    mem = _Stuck(env, "m", _any_params(), 1)
+    step = Step(index=0, phase="decode", tokens=1, context=1, ops=(OpStep(
+        layer=0, operator="mlp", flops=0.0, accesses=(Access(
+            memory="m", address=0, nbytes=64, is_write=False, traffic_class="weights"),)),))
+    compute = _any_compute()
+    with pytest.raises(SimulationError, match="step 0"):
+        Replay({"m": mem}, compute, "fp16", 0.0, include_static=False).run([step])
+
+
+def _any_compute():
+    from qmcsim.config.loader import load_compute
+
+    return load_compute("jetson-agx-orin", file="test", field_path="compute")

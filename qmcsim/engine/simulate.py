@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import simpy
 
 from qmcsim.compute import ComputeParams
+from qmcsim.errors import SimulationError
 from qmcsim.memories.base import ClassStats, Memory, Request
 from qmcsim.trace.generate import OpStep, Step, merge_weight_reads
 from qmcsim.units import ns_to_ticks, ticks_to_ns
@@ -108,9 +109,12 @@ class Replay:
             ) -> SystemTrace:
         records: list[StepRecord] = []
         traffic: list[TrafficRecord] = []
+        current: list[Step] = []
+        done = [False]
 
         def body() -> Generator[simpy.Event, object, None]:
             for step in steps:
+                current[:] = [step]
                 before, start = self._snapshot(), self.env.now
                 for op in step.ops:
                     yield self.env.process(self._op(op))
@@ -120,9 +124,14 @@ class Replay:
                 traffic.extend(self._deltas(step.index, before, elapsed_ns))
                 if on_step is not None:
                     on_step(step)
+            done[0] = True
 
         self.env.process(body())
         self.env.run()
+        if not done[0]:   # no event left, yet a request never completed
+            where = f"step {current[0].index}" if current else "the first step"
+            raise SimulationError(f"the replay stopped in {where} at {ticks_to_ns(self.env.now)}"
+                                  " ns with a request no memory completed")
         return SystemTrace(steps=tuple(records), traffic=tuple(traffic))
 
     def _deltas(self, step: int, before: dict[tuple[str, str], ClassStats],
