@@ -156,10 +156,3 @@ def simulate_system(run: ResolvedRun, system: ResolvedSystem, placement: Placeme
     return SystemResult(system=system, placement=placement, trace=trace,
                         external_memories=external,
                         cold_start=simulate_cold_start(system, placement))
-
-
-def simulate(run: ResolvedRun, on_step: Callable[[Step], None] | None = None
-             ) -> list[SystemResult]:
-    prepared = prepare(run)
-    check_stored_trace(run)
-    return [simulate_system(run, s, p, on_step) for s, p in prepared]

@@ -6,20 +6,17 @@ import math
 
 import pytest
 
-from qmcsim.config.loader import load_run
-from qmcsim.report import SECONDS_PER_YEAR, lifetime_table, per_memory_table, steps_table
-from qmcsim.report import traffic_table
-from qmcsim.runner import simulate
+import qmcsim
+
+from qmcsim.report import SECONDS_PER_YEAR
 from tests.conftest import DATA
 
 
 def test_lifetime_is_endurance_times_capacity_over_write_rate():
-    run = load_run(DATA / "tiny.yaml", ["systems.qmc.placement.kv_cache=mram",
-                                        "systems.qmc.memories.mram.count=4",
-                                        "workload.generate_tokens=3"])
-    results = simulate(run)
-    steps, traffic = steps_table(results), traffic_table(results)
-    table = lifetime_table(results, per_memory_table(traffic, steps), steps, traffic)
+    result = qmcsim.run(DATA / "tiny.yaml", ["systems.qmc.placement.kv_cache=mram",
+                                             "systems.qmc.memories.mram.count=4",
+                                             "workload.generate_tokens=3"])
+    run, steps, traffic, table = result.run, result.per_step, result.traffic, result.per_memory
     row = table[(table.system == "qmc") & (table.memory == "mram")].iloc[0]
     decode = steps[(steps.system == "qmc") & (steps.phase == "decode")]
     writes = traffic[(traffic.system == "qmc") & (traffic.memory == "mram")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+import qmcsim
+
 from qmcsim.config.loader import load_run
 from qmcsim.errors import ConfigError
-from qmcsim.report import steps_table, traffic_table
-from qmcsim.runner import simulate
 from tests.conftest import DATA
 
 BUFFERED = ["systems.fp16.memories.sram={preset: sram-22nm, count: 8}",
@@ -15,9 +15,8 @@ BUFFERED = ["systems.fp16.memories.sram={preset: sram-22nm, count: 8}",
 
 
 def _run(overrides):
-    run = load_run(DATA / "tiny.yaml", overrides)
-    results = simulate(run)
-    return results, traffic_table(results), steps_table(results)
+    result = qmcsim.run(DATA / "tiny.yaml", overrides)
+    return list(result.systems), result.traffic, result.per_step
 
 
 def test_every_streamed_byte_is_written_and_read_once_in_the_buffer():

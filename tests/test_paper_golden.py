@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from qmcsim.config.loader import load_run
-from qmcsim.report import summary_table
-from qmcsim.runner import simulate
+import qmcsim
+
 from tests.conftest import ROOT
 
 
 @pytest.fixture(scope="module")
 def summary():
-    run = load_run(ROOT / "hw_configs" / "hymba-qmc-paper.yaml",
-                   ["workload.generate_tokens=1", "workload.prompt_tokens=8"])
-    return summary_table(simulate(run), run.baseline).set_index("system")
+    return qmcsim.run(ROOT / "hw_configs" / "hymba-qmc-paper.yaml",
+                      ["workload.generate_tokens=1", "workload.prompt_tokens=8"]
+                      ).summary.set_index("system")
 
 
 @pytest.mark.parametrize("system, metric, published", [
