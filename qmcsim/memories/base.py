@@ -288,15 +288,22 @@ def register(cls: type[Memory]) -> type[Memory]:
     return cls
 
 
+_SCANNED_PATH: list[tuple[str, ...]] = []   # sys.path at the last scan (scans take ~0.1 s)
+
+
 def registry() -> dict[str, type[Memory]]:
     """kind -> Memory class: every module of qmcsim.memories, then every installed
-    distribution's `qmcsim.memories` entry point (a module that registers, or a Memory class)."""
+    distribution's `qmcsim.memories` entry point (a module that registers, or a Memory class).
+    Scanned again only when sys.path changed."""
     import importlib
     import pkgutil
+    import sys
     from importlib.metadata import entry_points
 
     import qmcsim.memories as pkg
 
+    if _SCANNED_PATH == [tuple(sys.path)]:
+        return dict(_REGISTRY)
     for info in pkgutil.iter_modules(pkg.__path__):
         importlib.import_module(f"{pkg.__name__}.{info.name}")
     for ep in entry_points(group=ENTRY_POINT_GROUP):
@@ -307,4 +314,5 @@ def registry() -> dict[str, type[Memory]]:
                               f"an importable technology module expected ({exc})") from exc
         if isinstance(loaded, type) and issubclass(loaded, Memory):
             register(loaded)
+    _SCANNED_PATH[:] = [tuple(sys.path)]
     return dict(_REGISTRY)
