@@ -89,7 +89,11 @@ class ColdStart:
 
 def simulate_cold_start(system: ResolvedSystem, placement: Placement) -> ColdStart:
     """Stream the persistent copy out of `weights_copy` into every volatile working memory,
-    reads and writes overlapping. Non-volatile working memories need no load."""
+    reads and writes overlapping. Non-volatile working memories need no load.
+
+    Power-on is a simulation of its own (its own Environment, memories built from the same
+    hardware record): the run that follows starts from idle memories at time zero, so its
+    figures do not depend on how the weights were loaded."""
     copy = system.config.placement.weights_copy
     volatile: dict[str, int] = {}
     for components in placement.weights.values():
