@@ -102,6 +102,19 @@ def test_noise_path_uses_the_technologys_drift(plugin: Path):
     assert flipped[1] > flipped[0]
 
 
+def test_an_accuracy_config_places_codes_on_the_technology(plugin: Path):
+    from qmcsim.accuracy.config import load_accuracy
+    from qmcsim.noise.inject import LevelNoise
+
+    example = ROOT / "hw_configs" / "accuracy-smollm2.yaml"
+    at = {t: {v.name: v for v in load_accuracy(example, [
+        "variants.qmc-reram-3b.placement.codes=pcm-mlc-2b",
+        f"variants.qmc-reram-3b.read_time_s={t}"]).variants} for t in (1, 3e7)}
+    fresh, aged = (at[t]["qmc-reram-3b"].noise["codes"] for t in (1, 3e7))
+    assert isinstance(fresh, LevelNoise) and fresh.cell_bits == 2
+    assert aged.model.error_rate().mean() > fresh.model.error_rate().mean()
+
+
 def test_area_comparison_counts_the_technology_as_nvm(plugin: Path, tmp_path: Path):
     from qmcsim.area import area_comparison
     from qmcsim.config.loader import load_run
