@@ -96,7 +96,7 @@ def run(config: str | Path | ResolvedRun, overrides: Sequence[str] = (), *,
     if systems is not None:
         known = [s.name for s, _ in prepared]
         unknown = sorted(set(systems) - set(known))
-        if unknown:
+        if unknown or not systems:
             raise ConfigError(resolved.file, "systems", f"system names among {known} expected,"
                               f" got {unknown}")
         prepared = [(s, p) for s, p in prepared if s.name in systems]

@@ -38,5 +38,6 @@ def test_a_subset_of_systems_and_its_errors():
     only = qmcsim.run(TINY, SHORT, systems=["qmc"])
     assert list(only.summary.system) == ["qmc"]
     assert not any(c.endswith("_vs_fp16") for c in only.summary.columns)   # no baseline
-    with pytest.raises(ConfigError, match="systems"):
-        qmcsim.run(TINY, SHORT, systems=["nope"])
+    for bad in (["nope"], []):
+        with pytest.raises(ConfigError, match="systems"):
+            qmcsim.run(TINY, SHORT, systems=bad)
