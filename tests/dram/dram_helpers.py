@@ -3,9 +3,11 @@
 Imported by module name; pytest puts this folder on the path."""
 from __future__ import annotations
 
-from qmcsim.config.devices import load_device
+from pathlib import Path
+
 import pytest
 
+from qmcsim.config.devices import load_device
 from qmcsim.memories.dram.channel import new_controller
 from qmcsim.memories.dram.checker import Violation, check_log
 from qmcsim.memories.dram.controller import (
@@ -14,11 +16,26 @@ from qmcsim.memories.dram.controller import (
     PythonChannelController,
 )
 from qmcsim.memories.dram.params import DramParams, timing_cycles
+from qmcsim.memories.dram.spec import standards
 
-# one or more presets of every DRAM standard: the validation tests run on each
-PRESETS = ("lpddr5-6400-x16", "lpddr5x-8533-x16", "ddr5-4800-x16", "hbm3-6400-pc")
-# the partial refresh mode of each standard
-PARTIAL_REFRESH = {"lpddr5": "per_bank", "ddr5": "same_bank", "hbm3": "per_bank"}
+DEVICES = Path(__file__).resolve().parents[2] / "hw_configs" / "devices"
+
+
+def _dram_presets() -> tuple[str, ...]:
+    """Every shipped command-level DRAM preset (any standard): the validation tests run on
+    each, so a new standard's presets are tested without editing the tests."""
+    out = []
+    for path in sorted(DEVICES.glob("*.yaml")):
+        p = load_device(path.stem, None, file="<test>", field_path="memories.dram")
+        if isinstance(p, DramParams):
+            out.append(path.stem)
+    return tuple(out)
+
+
+PRESETS = _dram_presets()
+# the partial (per-bank / same-bank) refresh mode of each standard
+PARTIAL_REFRESH = {name: next(m for m in std.refresh if std.is_partial(m))
+                   for name, std in standards().items()}
 # both builds of the controller: the interpreted source and its Cython compilation (setup.py)
 IMPLEMENTATIONS = (
     pytest.param(PythonChannelController, id="python"),
