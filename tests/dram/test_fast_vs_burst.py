@@ -124,10 +124,12 @@ def _replay(fidelity: str, steps: list, preset: str = "lpddr5-6400-x16",
     return Replay({"dram": mem}, FAST_COMPUTE, "fp16", 0.0, include_static=True).run(steps)
 
 
-# HBM3 with 8 pseudo channels (measured: steps within 0.2 %). With 16, a decode step is only
-# ~22 us, so which of two steps a refresh lands in shifts time between them: +2.1 % then -1.4 %
-@pytest.mark.parametrize(("preset", "count"), [("lpddr5-6400-x16", 16), ("ddr5-4800-x16", 8),
-                                               ("hbm3-6400-pc", 8)])
+# Only LPDDR5 here, to keep the suite fast; the other standards' fast mode is checked by the
+# concurrent-stream test above. Measured when written with this test: DDR5 (8 sub-channels)
+# steps within 0.4 % (latency) and 0.2 % (energy); HBM3 (8 pseudo channels) within 0.2 %; with
+# 16 HBM3 pseudo channels a decode step is only ~22 us and which of two steps a refresh lands
+# in shifts time between them (+2.1 %, then -1.4 %).
+@pytest.mark.parametrize(("preset", "count"), [("lpddr5-6400-x16", 16)])
 def test_small_model_per_step_latency_and_energy_match_burst_mode(preset: str,
                                                                   count: int) -> None:
     steps = _small_model_steps()
