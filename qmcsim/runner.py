@@ -154,6 +154,7 @@ def simulate_system(run: ResolvedRun, system: ResolvedSystem, placement: Placeme
     replay = Replay(memories, system.compute, system.config.format.compute_precision,
                     system.config.merge_sync_ns,
                     onchip_buffer=system.config.onchip_buffer,
+                    batch=run.config.workload.batch,
                     include_static=run.config.accounting == "full")
     trace = replay.run(steps, on_step=on_step)
     external = frozenset(m for m, mem in memories.items() if mem.is_external)

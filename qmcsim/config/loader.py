@@ -58,7 +58,7 @@ class ResolvedRun:
             devices = {}
             for mem, params in system.devices.items():
                 devices[mem] = rewrap_sourced(params.model_dump(mode="json"), params.sources)
-            compute = rewrap_sourced(system.compute.model_dump(mode="json"),
+            compute = rewrap_sourced(system.compute.model_dump(mode="json", exclude_none=True),
                                      system.compute.sources)
             out["resolved_presets"][system.name] = {"memories": devices, "compute": compute}
         return out
