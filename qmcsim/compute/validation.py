@@ -26,6 +26,7 @@ from qmcsim.errors import ConfigError
 DEFAULT_FILE = PACKAGE_ROOT / "hw_configs" / "validation" / "jetson-orin.yaml"
 Split = Literal["calibration", "held-out"]
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
+MEMORY = "main"   # the one memory instance of every validation system
 
 
 class Case(BaseModel):
@@ -144,9 +145,9 @@ def run_config(vf: ValidationFile, model: str, context: int, formats: list[str],
         for tag, compute in computes:
             systems.append({
                 "name": f"{fmt}-{tag}", "format": dict(vf.formats[fmt]), "compute": compute,
-                "memories": {"dram": {"preset": vf.memory.preset, "count": vf.memory.count}},
-                "placement": {"codes": "dram", "scales": "dram", "kv_cache": "dram",
-                              "activations": "dram"}})
+                "memories": {MEMORY: {"preset": vf.memory.preset, "count": vf.memory.count}},
+                "placement": {"codes": MEMORY, "scales": MEMORY, "kv_cache": MEMORY,
+                              "activations": MEMORY}})
     return {"name": f"validate-{model}", "model": model, "accounting": "full", "seed": 0,
             "compute": vf.compute, "baseline": systems[0]["name"],
             "workload": {"prompt_tokens": max(context - vf.decode_tokens, 1),
