@@ -40,20 +40,26 @@ def _name_max(folder: Path) -> int:
 
 
 def _existing_ancestor(path: Path, option: str) -> Path:
-    """The deepest existing folder on the way to `path`; refuses a file on the way."""
+    """The deepest existing folder on the way to `path`; refuses a file on the way and names
+    too long for the filesystem."""
     path = Path(os.path.abspath(path))
     for candidate in (path, *path.parents):
         try:
             mode = os.stat(candidate).st_mode
-        except FileNotFoundError:
-            continue
         except OSError as exc:
-            raise ConfigError(CLI, option, f"a usable folder expected; {str(candidate)!r}: "
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG):
+                continue
+            raise ConfigError(CLI, option, f"a usable location expected; {str(candidate)!r}: "
                               f"{exc.strerror}") from None
         if not stat.S_ISDIR(mode):
             raise ConfigError(CLI, option, f"a folder expected, {str(candidate)!r} is a file"
                               if candidate == path else f"a path under a folder expected, "
                               f"{str(candidate)!r} is a file")
+        limit = _name_max(candidate)
+        for part in path.relative_to(candidate).parts:
+            if len(part.encode()) > limit:
+                raise ConfigError(CLI, option, f"folder and file names of at most {limit} "
+                                  f"bytes expected, got one of {len(part.encode())}")
         return candidate
     raise ConfigError(CLI, option, f"an existing root folder expected for {str(path)!r}")
 
@@ -74,11 +80,6 @@ def check_output_folder(parent: Path, run_name: str = "run", option: str = "--ou
     parent = Path(parent)
     base = _existing_ancestor(parent, option)
     limit = _name_max(base)
-    missing = Path(os.path.abspath(parent)).relative_to(base).parts
-    for part in missing:
-        if len(part.encode()) > limit:
-            raise ConfigError(CLI, option, f"folder names of at most {limit} bytes expected, "
-                              f"got one of {len(part.encode())}")
     if len((_slug(run_name) + RESULTS_SUFFIX).encode()) > limit:
         raise ConfigError(CLI, option, f"a run name of at most {limit - len(RESULTS_SUFFIX)} "
                           f"characters expected (the results folder's name)")
@@ -88,6 +89,11 @@ def check_output_folder(parent: Path, run_name: str = "run", option: str = "--ou
 def check_output_file(path: Path, option: str = "-o") -> None:
     """Refuse a single-file destination that could not be written safely."""
     path = Path(path)
+    ancestor = _existing_ancestor(path.parent, option)   # a file on the way, long names
+    limit = _name_max(ancestor)
+    if len(path.name.encode()) + 16 > limit:   # room for the temporary name's affixes
+        raise ConfigError(CLI, option, f"a file name of at most {limit - 16} bytes expected, "
+                          f"got {len(path.name.encode())}")
     try:
         mode = os.lstat(path).st_mode
     except FileNotFoundError:
@@ -97,20 +103,15 @@ def check_output_file(path: Path, option: str = "-o") -> None:
                           f"{exc.strerror}") from None
     if mode is not None and stat.S_ISDIR(mode):
         raise ConfigError(CLI, option, f"a file path expected, {str(path)!r} is a directory")
-    if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
-        raise ConfigError(CLI, option, f"a regular file expected, {str(path)!r} is a device, "
-                          "FIFO or socket (never replaced)")
     if mode is not None and stat.S_ISLNK(mode):
         raise ConfigError(CLI, option, f"a regular file expected, {str(path)!r} is a symbolic "
                           "link (never replaced)")
+    if mode is not None and not stat.S_ISREG(mode):
+        raise ConfigError(CLI, option, f"a regular file expected, {str(path)!r} is a device, "
+                          "FIFO or socket (never replaced)")
     folder = path.parent
     if not folder.is_dir():
-        _existing_ancestor(folder, option)   # names a file on the way, if there is one
         raise ConfigError(CLI, option, f"an existing folder expected for {str(path)!r}")
-    limit = _name_max(folder)
-    if len(path.name.encode()) + 16 > limit:   # room for the temporary name's affixes
-        raise ConfigError(CLI, option, f"a file name of at most {limit - 16} bytes expected, "
-                          f"got {len(path.name.encode())}")
     _probe_writable(folder, option, path)
 
 

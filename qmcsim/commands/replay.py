@@ -32,6 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "controller.address_mapping=RoBaRaCoCh, controller.read_queue_size=64")
 
 
+CLI = "command line"
 MAX_CHANNELS = 1024          # units of one preset in a replay
 MAX_REQUEST_BYTES = 1 << 30
 MAX_ARRIVAL = 1 << 40        # cycles (DRAM) or ns (others): about 18 minutes at 1 GHz
@@ -84,22 +85,22 @@ def run(args: argparse.Namespace) -> int:
     from qmcsim.memories.base import technology_of
 
     if not 1 <= args.channels <= MAX_CHANNELS:
-        raise ConfigError("--channels", "", f"an integer in 1 .. {MAX_CHANNELS} expected, "
+        raise ConfigError(CLI, "--channels", f"an integer in 1 .. {MAX_CHANNELS} expected, "
                           f"got {args.channels}")
     if args.request_bytes is not None and not 1 <= args.request_bytes <= MAX_REQUEST_BYTES:
-        raise ConfigError("--request-bytes", "", f"an integer in 1 .. {MAX_REQUEST_BYTES} "
+        raise ConfigError(CLI, "--request-bytes", f"an integer in 1 .. {MAX_REQUEST_BYTES} "
                           f"expected, got {args.request_bytes}")
     params = load_device(args.memory, device_overrides(args.overrides), file="command line",
                          field_path="--memory")
     problem = unit_count_problem(params, args.channels)
     if problem:
-        raise ConfigError("--channels", "", f"{problem} ({params.name})")
+        raise ConfigError(CLI, "--channels", f"{problem} ({params.name})")
     request_bytes = args.request_bytes or 64
     org = getattr(params, "org", None)   # a DRAM organisation: requests are whole bursts
     if org is not None:
         bb = org.organisation().burst_bytes
         if args.request_bytes is not None and args.request_bytes % bb:
-            raise ConfigError("--request-bytes", "", f"a multiple of the {bb}-byte burst "
+            raise ConfigError(CLI, "--request-bytes", f"a multiple of the {bb}-byte burst "
                               f"expected, got {args.request_bytes}")
         request_bytes = args.request_bytes or bb
     check_trace(args.trace, params.capacity_bytes * args.channels, request_bytes)

@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     if args.onchip_buffer_bytes is not None:
         if not 0 <= args.onchip_buffer_bytes <= 2**50:
             raise ConfigError(CLI, "--onchip-buffer-bytes",
-                              f"0 .. 2**50 expected, got {args.onchip_buffer_bytes}")
+                              f">= 0 and <= 2**50 expected, got {args.onchip_buffer_bytes}")
         buffer_bytes = args.onchip_buffer_bytes
     else:
         buffer_bytes = load_compute(args.compute, file=CLI,

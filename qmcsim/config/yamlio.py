@@ -107,7 +107,8 @@ def yaml_problem(exc: yaml.YAMLError) -> tuple[str, str]:
     """(where, what) of a YAML error: line and column, and the problem."""
     mark = getattr(exc, "problem_mark", None)
     where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<file>"
-    return where, getattr(exc, "problem", None) or "malformed YAML"
+    problem = getattr(exc, "problem", None) or getattr(exc, "reason", None)
+    return where, str(problem) if problem else "malformed YAML"
 
 
 def read_yaml_mapping(path: Path) -> dict[str, Any]:
@@ -159,6 +160,8 @@ def _describe(err: Any) -> str:
     if kind == "missing":
         return "required field is missing"
     value = err.get("input")
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"a finite number expected, got {value}"
     shown = _shown(value) if not isinstance(value, (dict, list)) else type(value).__name__
     return f"{err.get('msg', 'invalid value')}, got {shown}"
 
