@@ -462,3 +462,12 @@ def _parquet_flipped_bit_of(path: Path) -> Path:
     data[col.data_page_offset + col.total_compressed_size // 2] ^= 0x10
     path.write_bytes(bytes(data))
     return path
+
+
+def test_device_files_are_not_traces(capsys, scratch: Path) -> None:
+    cfg = tiny(trace="/dev/zero")
+    (scratch / "run.yaml").write_text(yaml_text(cfg))
+    code, out, err = run_main(capsys, "run", "run.yaml", "--out", "res")
+    assert_refused(code, out, err, "/dev/zero: <file>: a regular file expected")
+    code, out, err = run_main(capsys, "replay", "/dev/zero", "--memory", "qmc-mram")
+    assert_refused(code, out, err, "/dev/zero: <file>: a regular file expected")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +67,12 @@ def check_trace(path: Path, capacity_bytes: int, request_bytes: int) -> None:
     from qmcsim.errors import TraceError
     from qmcsim.memories.dram.replay import read_trace
 
+    try:
+        regular = stat.S_ISREG(os.stat(path).st_mode)
+    except OSError as exc:
+        raise TraceError(str(path), None, None, f"cannot open trace ({exc.strerror})") from None
+    if not regular:   # not /dev/zero, a FIFO or a folder
+        raise TraceError(str(path), None, None, "a regular file expected")
     row = 0
     try:
         for row, (address, _, arrival) in enumerate(read_trace(path), start=1):

@@ -17,6 +17,7 @@ import csv
 import json
 import math
 import os
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -215,12 +216,14 @@ Batch = tuple[int, dict[str, list[Any]]]   # (1-based row number of the first ro
 
 def _is_parquet(path: Path) -> bool:
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):   # not /dev/zero, a FIFO, a folder
+            raise TraceError(str(path), None, None, "a regular file expected")
         with open(path, "rb") as f:
             return f.read(4) == PARQUET_MAGIC
     except FileNotFoundError:
         raise TraceError(str(path), None, None, "file does not exist") from None
     except OSError as exc:
-        raise TraceError(str(path), None, None, f"unreadable ({exc})") from None
+        raise TraceError(str(path), None, None, f"unreadable ({exc.strerror})") from None
 
 
 def _open_parquet(path: Path) -> pq.ParquetFile:

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from qmcsim.cli import main
@@ -80,8 +80,16 @@ def mutated_config(draw: st.DrawFn) -> dict[str, Any]:
         parent = cfg
         for key in place[:-1]:
             parent = parent[key]
-        if draw(st.booleans()) and isinstance(parent, dict):
+        kind = draw(st.sampled_from(["delete", "edge", "nudge"]))
+        value = parent[place[-1]]
+        if kind == "delete" and isinstance(parent, dict):
             del parent[place[-1]]
+        elif kind == "nudge" and isinstance(value, (int, float)) and \
+                not isinstance(value, bool):
+            # a plausible neighbour: the runs that are accepted exercise the simulator
+            factor = draw(st.sampled_from([0.5, 2, 3, 10]))
+            parent[place[-1]] = type(value)(value * factor) if isinstance(value, float) \
+                else max(1, int(value * factor))
         else:
             parent[place[-1]] = draw(EDGE_VALUES)
     return cfg
@@ -102,6 +110,7 @@ def files_under(folder: Path) -> set[str]:
 
 def assert_clean(code: int, out: str, err: str) -> None:
     """Exit 0, or exit 2 with exactly one error line; never a traceback."""
+    event(f"exit {code}")
     assert "Traceback" not in out + err, err
     assert code in (0, 2), (code, err)
     if code == 2:
@@ -218,8 +227,10 @@ def test_mutated_csv_trace(scratch: Path, data: st.DataObject) -> None:
     try:
         info = scan_trace(here / "t.csv")
     except TraceError as exc:
+        event("refused")
         assert "\n" not in str(exc)
     else:
+        event("accepted")
         assert info.steps >= 1 and all(v >= 0 for v in info.max_end.values())
 
 
@@ -248,8 +259,10 @@ def test_flipped_bit_in_a_parquet_trace_never_changes_results_silently(
         steps = _steps(here / "t.parquet")
         trace_metadata(here / "t.parquet")
     except TraceError as exc:
+        event("refused")
         assert "\n" not in str(exc)
     else:
+        event("same steps")
         assert steps == ORIGINAL_STEPS
 
 
