@@ -126,13 +126,16 @@ def test_sweep_cli_writes_one_row_per_point_and_system(run_cli, tmp_path):
     assert (tmp_path / "res" / "resolved" / "point-0001.yaml").is_file()
 
 
-def test_a_bad_point_is_recorded_and_the_sweep_goes_on(run_cli, tmp_path):
-    out = run_cli("sweep", str(_sweep(tmp_path, [0.2, 1.5])), "--out", "res", "--no-progress",
-                  "--workers", "1")
-    assert out.returncode == 0, out.stderr
-    failures = pd.read_csv(tmp_path / "res" / "failures.csv")
-    assert failures.point.tolist() == [1] and "systems[1].format.rho" in failures.error[0]
-    assert pd.read_csv(tmp_path / "res" / "points.csv").point.unique().tolist() == [0]
+def test_a_bad_point_is_recorded_and_the_sweep_goes_on(tmp_path):
+    from qmcsim.sweep import load_sweep, run_sweep
+
+    cfg, base = load_sweep(_sweep(tmp_path, [0.2, 1.5]))
+    result = run_sweep(cfg, base, tmp_path / "res")
+    assert result.failures.point.tolist() == [1]
+    assert "systems[1].format.rho" in result.failures.error[0]
+    assert result.table.point.unique().tolist() == [0]
+    written = pd.read_csv(tmp_path / "res" / "failures.csv")
+    assert written.error.tolist() == result.failures.error.tolist()
 
 
 def test_fail_fast_stops_before_anything_runs(run_cli, tmp_path):
@@ -155,7 +158,10 @@ def test_a_dram_count_the_controller_refuses_fails_at_validation(tmp_path):
         and "power of two" in bad.error
 
 
-def test_every_point_invalid_is_bad_input(run_cli, tmp_path):
-    out = run_cli("sweep", str(_sweep(tmp_path, [1.5, 2.0])), "--out", "res", "--no-progress")
-    assert out.returncode == 2 and "point 0" in out.stderr
+def test_every_point_invalid_is_bad_input(tmp_path):
+    from qmcsim.sweep import PointError, load_sweep, run_sweep
+
+    cfg, base = load_sweep(_sweep(tmp_path, [1.5, 2.0]))
+    with pytest.raises(PointError, match="point 0"):
+        run_sweep(cfg, base, tmp_path / "res")
     assert not (tmp_path / "res").exists()
