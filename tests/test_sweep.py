@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from qmcsim.errors import ConfigError
-from qmcsim.sweep import Objective, SweepConfig, overrides_of, points
+from qmcsim.sweep import Objective, Parameter, SweepConfig, overrides_of, points
 from qmcsim.sweep.config import Constraint, check_sweep
 from qmcsim.sweep.metrics import eq4_power_mw, feasible, non_dominated, pareto, peak_read_gb_per_s
 from qmcsim.sweep.sampling import range_steps, unit_samples
@@ -165,3 +165,17 @@ def test_every_point_invalid_is_bad_input(tmp_path):
     with pytest.raises(PointError, match="point 0"):
         run_sweep(cfg, base, tmp_path / "res")
     assert not (tmp_path / "res").exists()
+
+
+def test_linked_parameters_move_together():
+    cfg = _cfg(parameters=[{"path": "a.rho", "values": [0.1, 0.2], "link": "rho"},
+                           {"path": "b.rho", "values": [0.1, 0.2], "link": "rho"},
+                           {"path": "ch", "values": [4, 5, 6]}])
+    got = points(cfg)
+    assert len(got) == 6 and all(p["a.rho"] == p["b.rho"] for p in got)
+    lhs = points(cfg.model_copy(update={"mode": "lhs", "samples": 5}))
+    assert all(p["a.rho"] == p["b.rho"] for p in lhs)
+    bad = cfg.model_copy(update={"parameters": [cfg.parameters[0], Parameter(
+        path="b.rho", values=[1], link="rho")]})
+    with pytest.raises(ConfigError, match="linked"):
+        check_sweep(bad, "s.yaml")

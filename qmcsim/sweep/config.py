@@ -41,6 +41,8 @@ class Parameter(_Frozen):
     path: str = Field(min_length=1, description="a --set path into the base run config")
     values: list[Any] | None = Field(None, min_length=1)
     range: Range | None = None
+    link: str | None = Field(None, description="parameters with the same link move together "
+                             "(zipped in a grid, one shared coordinate when sampled)")
 
     @model_validator(mode="after")
     def _one_of(self) -> Parameter:
@@ -120,6 +122,13 @@ def check_sweep(cfg: SweepConfig, file: str) -> None:
                               f"mode {cfg.mode!r} needs steps: N to enumerate a range")
     if cfg.mode == "zip" and len({len(listed(p)) for p in cfg.parameters}) > 1:
         raise ConfigError(file, "parameters", "zip mode needs equally long value lists")
+    if cfg.mode == "grid":
+        for i, p in enumerate(cfg.parameters):
+            first = next(q for q in cfg.parameters if q.link is not None and q.link == p.link) \
+                if p.link is not None else p
+            if len(listed(p)) != len(listed(first)):
+                raise ConfigError(file, f"parameters[{i}]", f"linked parameters (link: "
+                                  f"{p.link!r}) need equally long value lists")
     paths = [p.path for p in cfg.parameters]
     for i, path in enumerate(paths):
         if paths.index(path) != i or path in cfg.fixed:

@@ -59,16 +59,29 @@ def _pick(p: Parameter, u: float) -> Any:
     return range_value(p.range, u)
 
 
+def groups(cfg: SweepConfig) -> list[list[Parameter]]:
+    """Parameters that move together: one group per link name, else one per parameter."""
+    out: dict[str, list[Parameter]] = {}
+    for i, p in enumerate(cfg.parameters):
+        out.setdefault(p.link if p.link is not None else f"#{i}", []).append(p)
+    return list(out.values())
+
+
 def points(cfg: SweepConfig) -> list[dict[str, Any]]:
     """Every point as {path: value}, in sweep order (deterministic for a given seed)."""
-    paths = [p.path for p in cfg.parameters]
-    if cfg.mode in ("grid", "zip"):
+    if cfg.mode == "zip":
         lists = [listed(p) for p in cfg.parameters]
-        combos = zip(*lists, strict=True) if cfg.mode == "zip" else itertools.product(*lists)
-        return [dict(zip(paths, c, strict=True)) for c in combos]
+        return [dict(zip((p.path for p in cfg.parameters), c, strict=True))
+                for c in zip(*lists, strict=True)]
+    gs = groups(cfg)
+    if cfg.mode == "grid":
+        zipped = [list(zip(*(listed(p) for p in g), strict=True)) for g in gs]
+        return [{p.path: v for g, vs in zip(gs, combo, strict=True)
+                 for p, v in zip(g, vs, strict=True)}
+                for combo in itertools.product(*zipped)]
     assert cfg.samples is not None
-    cube = unit_samples(cfg.mode, cfg.samples, len(paths), cfg.seed)
-    return [{p.path: _pick(p, float(u)) for p, u in zip(cfg.parameters, row, strict=True)}
+    cube = unit_samples(cfg.mode, cfg.samples, len(gs), cfg.seed)
+    return [{p.path: _pick(p, float(u)) for g, u in zip(gs, row, strict=True) for p in g}
             for row in cube]
 
 
