@@ -11,6 +11,9 @@ from pydantic import BaseModel, ValidationError
 from qmcsim.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
+# libyaml's safe loader when PyYAML has it: the same documents, ~10x faster (sweeps resolve
+# every preset of every point)
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def read_yaml_mapping(path: Path) -> dict[str, Any]:
@@ -21,7 +24,7 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(str(path), "", f"cannot read file ({exc.__class__.__name__})") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=SAFE_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<file>"
