@@ -96,9 +96,12 @@ def sweep_lines(points: pd.DataFrame, x: str, metric: str, systems: list[str] | 
 
 def pareto_front(points: pd.DataFrame, x: str, y: str, baseline: str = "fp16") -> Figure:
     """A sweep's points on two objectives, per system: infeasible points as crosses, feasible
-    ones as dots, the Pareto front as a line (columns `feasible`, `pareto` of points.csv)."""
+    ones as dots, the Pareto front as a line (columns `feasible`, `pareto` of points.csv).
+    Systems the sweep does not vary (one configuration at every point) are left out."""
     fig, ax = plt.subplots(figsize=(6, 4))
     for system, rows in points[points.system != baseline].groupby("system", sort=False):
+        if "key" in rows and rows.key.nunique() < 2:
+            continue
         color = ax.plot([], [])[0].get_color()
         bad = rows[~rows.feasible.astype(bool)]
         ok = rows[rows.feasible.astype(bool)]

@@ -221,6 +221,7 @@ def assemble(cfg: SweepConfig, pts: list[SweepPoint], store: PointStore
         if error is None:
             parts = [store.read(t.key) for t in p.tasks]
             error = next((str(r.error.iloc[0]) for r in parts if "error" in r.columns), None)
+            parts = [r.assign(**t.costs) for r, t in zip(parts, p.tasks, strict=True)]
             if error is None:
                 rows = with_ratios(pd.concat(parts, ignore_index=True), p.baseline)
                 rows.insert(0, "point", p.index)
@@ -252,7 +253,7 @@ def run_sweep(cfg: SweepConfig, base: Path, out: Path, *, workers: int = 1,
     if bad and (fail_fast or len(bad) == len(pts)):
         raise PointError(f"point {bad[0].index} ({', '.join(overrides_of(bad[0].values))}): "
                          f"{bad[0].error}")
-    store = PointStore(out, cfg.model_dump(mode="json"))
+    store = PointStore(out, cfg.model_dump(mode="json", exclude_defaults=True))
     tasks: dict[str, Task] = {}
     owner: dict[str, int] = {}
     for p in pts:
@@ -271,9 +272,8 @@ def run_sweep(cfg: SweepConfig, base: Path, out: Path, *, workers: int = 1,
     outcomes = _dask(runs, dask_address) if dask_address else _local(runs, workers)
     first_error = None
     for key, outcome in outcomes:
-        rows = (pd.DataFrame({"error": [outcome]}) if isinstance(outcome, str)
-                else outcome.assign(**todo[key].costs))
-        store.write(key, rows)
+        store.write(key, pd.DataFrame({"error": [outcome]}) if isinstance(outcome, str)
+                    else outcome)
         if on_point:
             on_point()
         if isinstance(outcome, str) and fail_fast:
