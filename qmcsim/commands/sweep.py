@@ -42,7 +42,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def render(table: pd.DataFrame, parameters: list[str]) -> str:
     """Point, system, parameter values, unit counts and the headline metrics."""
     units = [c for c in table.columns if c.startswith("units.")]
-    cols = ["point", "system", *parameters, *units, *SHOWN, "feasible", "pareto"]
+    cols = ["point", "system", "variant", *parameters, *units, *SHOWN, "feasible", "pareto",
+            "n_seeds", "perplexity_mean", "perplexity_ci95_half"]
     shown = table[[c for c in cols if c in table.columns]].copy()
     shown.columns = [c.rsplit(".", 2)[-1] if c in parameters else c for c in shown.columns]
     for c in units:
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
                            on_start=start, on_point=bar.update)
     if not result.table.empty:
         print(render(result.table, [p.path for p in cfg.parameters]))
-        if len(cfg.objectives) >= 2:
+        if len(cfg.objectives) >= 2 and "pareto" in result.table:
             from qmcsim.plot import pareto_front
 
             fig = pareto_front(result.table, cfg.objectives[0].metric,

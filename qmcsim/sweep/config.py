@@ -78,11 +78,15 @@ class Sourced(_Frozen):
 
 class SweepConfig(_Frozen):
     name: str = "sweep"
+    kind: Literal["run", "accuracy"] = Field("run", description="run: the base is a run config; "
+                                             "accuracy: an accuracy config")
     base: str = Field(description="run config to start from (relative to this file)")
     mode: Mode = Field("grid", description="grid: every combination; zip: the i-th value of "
                        "every parameter together; random / lhs / sobol: `samples` draws")
     samples: int | None = Field(None, ge=1, description="points drawn by random, lhs and sobol")
     seed: int = 0
+    seeds: list[int] | None = Field(None, min_length=1, description="accuracy: the noise "
+                                    "seeds of every point (default: the base config's)")
     fixed: dict[str, Any] = Field(default_factory=dict,
                                   description="--set overrides applied to every point")
     parameters: list[Parameter] = Field(min_length=1)
@@ -111,6 +115,8 @@ def load_sweep(path: Path) -> tuple[SweepConfig, Path]:
 def check_sweep(cfg: SweepConfig, file: str) -> None:
     from qmcsim.sweep.sampling import listed
 
+    if cfg.seeds is not None and cfg.kind != "accuracy":
+        raise ConfigError(file, "seeds", "noise seeds are for kind: accuracy")
     if cfg.mode in SAMPLED_MODES and cfg.samples is None:
         raise ConfigError(file, "samples", f"mode {cfg.mode!r} draws points: give samples: N")
     if cfg.mode not in SAMPLED_MODES and cfg.samples is not None:

@@ -23,6 +23,7 @@ import yaml
 from qmcsim.config.loader import ResolvedRun, load_run
 from qmcsim.errors import ConfigError, QmcsimError
 from qmcsim.results import csv_bytes
+from qmcsim.sweep.accuracy import AccuracyJob, resolve_seeds, summarize_point
 from qmcsim.sweep.config import SweepConfig
 from qmcsim.sweep.metrics import feasible, pareto, point_costs
 from qmcsim.sweep.sampling import overrides_of, points
@@ -40,8 +41,8 @@ class Task:
 
     key: str
     system: str
-    run: ResolvedRun          # this system alone
-    costs: dict[str, Any]     # units, area, capacity, Eq. 4 power
+    run: ResolvedRun | AccuracyJob   # this system alone, or one accuracy seed
+    costs: dict[str, Any]     # units, area, capacity, Eq. 4 power (accuracy: the seed)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,6 +92,14 @@ def resolve_point(cfg: SweepConfig, base: Path, index: int, values: dict[str, An
                   ) -> SweepPoint:
     from qmcsim.runner import check_stored_trace, prepare, resolved_config
 
+    if cfg.kind == "accuracy":
+        try:
+            seeds = resolve_seeds(cfg, base, values)
+        except QmcsimError as exc:
+            return SweepPoint(index=index, values=values, error=one_line(exc))
+        return SweepPoint(index=index, values=values, tasks=tuple(
+            Task(key=key, system=f"seed {seed}", run=job, costs={})
+            for seed, job, key in seeds))
     try:
         run = load_run(base, overrides_of({**cfg.fixed, **values}))
         prepared = prepare(run)
@@ -113,13 +122,17 @@ def resolve_points(cfg: SweepConfig, base: Path) -> list[SweepPoint]:
     return [resolve_point(cfg, base, i, v) for i, v in enumerate(points(cfg))]
 
 
-def simulate_point(run: ResolvedRun) -> pd.DataFrame | str:
+def simulate_point(run: ResolvedRun | AccuracyJob) -> pd.DataFrame | str:
     """The summary rows of a run's systems (ratios left out: the sweep computes them against
     the point's baseline), or the one-line error. Runs wherever the worker is."""
     from qmcsim.report import summary_table
     from qmcsim.runner import simulate
 
     try:
+        if isinstance(run, AccuracyJob):
+            from qmcsim.sweep.accuracy import evaluate
+
+            return evaluate(run)
         results = simulate(run)
         rows = pd.concat([summary_table([r], r.system.name) for r in results],
                          ignore_index=True)
@@ -151,7 +164,7 @@ def _die_with_parent(parent: int) -> None:
 Outcome = tuple[str, "pd.DataFrame | str"]   # key, rows or error
 
 
-def _local(runs: dict[str, ResolvedRun], workers: int) -> Iterator[Outcome]:
+def _local(runs: dict[str, ResolvedRun | AccuracyJob], workers: int) -> Iterator[Outcome]:
     if workers <= 1:
         for key, run in runs.items():
             yield key, simulate_point(run)
@@ -172,7 +185,7 @@ def _local(runs: dict[str, ResolvedRun], workers: int) -> Iterator[Outcome]:
                 f.cancel()
 
 
-def _dask(runs: dict[str, ResolvedRun], address: str) -> Iterator[Outcome]:
+def _dask(runs: dict[str, ResolvedRun | AccuracyJob], address: str) -> Iterator[Outcome]:
     try:
         from dask.distributed import Client, as_completed
     except ImportError:
@@ -222,7 +235,13 @@ def assemble(cfg: SweepConfig, pts: list[SweepPoint], store: PointStore
             parts = [store.read(t.key) for t in p.tasks]
             error = next((str(r.error.iloc[0]) for r in parts if "error" in r.columns), None)
             parts = [r.assign(**t.costs) for r, t in zip(parts, p.tasks, strict=True)]
-            if error is None:
+            if error is None and cfg.kind == "accuracy":
+                rows = summarize_point(parts)
+                rows.insert(0, "point", p.index)
+                for path, v in params.items():
+                    rows[path] = v
+                frames.append(rows)
+            elif error is None:
                 rows = with_ratios(pd.concat(parts, ignore_index=True), p.baseline)
                 rows.insert(0, "point", p.index)
                 rows.insert(1, "key", [t.key for t in p.tasks])
@@ -232,7 +251,7 @@ def assemble(cfg: SweepConfig, pts: list[SweepPoint], store: PointStore
         if error is not None:
             failures.append({"point": p.index, **params, "error": error})
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    if not table.empty:
+    if not table.empty and cfg.kind == "run":
         baseline = next(p.baseline for p in pts if p.error is None)
         ok = feasible(table, cfg.constraints, baseline)
         table["feasible"] = ok
