@@ -88,9 +88,36 @@ def system_config(resolved: dict[str, Any], index: int, name: str) -> dict[str, 
     return out
 
 
-def resolve_point(cfg: SweepConfig, base: Path, index: int, values: dict[str, Any]
-                  ) -> SweepPoint:
-    from qmcsim.runner import check_stored_trace, prepare, resolved_config
+PlacementCache = dict[str, Any]
+
+
+def placements(run: ResolvedRun, cache: PlacementCache | None) -> list[tuple[Any, Any]]:
+    """runner.prepare, with each system's placement reused across points whose system, devices,
+    model, workload and accounting are the same (the baselines of most sweeps)."""
+    import json
+
+    from qmcsim.placement import build_placement
+    from qmcsim.runner import prepare
+
+    if cache is None or run.config.weights is not None:   # measured layouts: no reuse
+        return prepare(run)
+    out = []
+    for s in run.systems:
+        key = json.dumps([s.index, s.config.model_dump(mode="json"),
+                          {m: d.model_dump(mode="json") for m, d in s.devices.items()},
+                          run.model.name, run.model.source, run.file,
+                          run.config.workload.model_dump(mode="json"), run.config.accounting],
+                         sort_keys=True, default=str)
+        if key not in cache:
+            cache[key] = build_placement(s, run.model, run.config.workload,
+                                         run.config.accounting, file=run.file, layouts={})
+        out.append((s, cache[key]))
+    return out
+
+
+def resolve_point(cfg: SweepConfig, base: Path, index: int, values: dict[str, Any],
+                  cache: PlacementCache | None = None) -> SweepPoint:
+    from qmcsim.runner import check_stored_trace, resolved_config
 
     if cfg.kind == "accuracy":
         try:
@@ -102,7 +129,7 @@ def resolve_point(cfg: SweepConfig, base: Path, index: int, values: dict[str, An
             for seed, job, key in seeds))
     try:
         run = load_run(base, overrides_of({**cfg.fixed, **values}))
-        prepared = prepare(run)
+        prepared = placements(run, cache)
         check_stored_trace(run)
         resolved = resolved_config(run, prepared)
         check_buildable(run, resolved["resolved_counts"])  # type: ignore[arg-type]
@@ -119,7 +146,8 @@ def resolve_point(cfg: SweepConfig, base: Path, index: int, values: dict[str, An
 
 def resolve_points(cfg: SweepConfig, base: Path) -> list[SweepPoint]:
     """Every point, resolved and validated (loader, placement, memory construction)."""
-    return [resolve_point(cfg, base, i, v) for i, v in enumerate(points(cfg))]
+    cache: PlacementCache = {}
+    return [resolve_point(cfg, base, i, v, cache) for i, v in enumerate(points(cfg))]
 
 
 def simulate_point(run: ResolvedRun | AccuracyJob) -> pd.DataFrame | str:
