@@ -153,17 +153,14 @@ def resolve_points(cfg: SweepConfig, base: Path) -> list[SweepPoint]:
 def simulate_point(run: ResolvedRun | AccuracyJob) -> pd.DataFrame | str:
     """The summary rows of a run's systems (ratios left out: the sweep computes them against
     the point's baseline), or the one-line error. Runs wherever the worker is."""
-    from qmcsim.report import summary_table
-    from qmcsim.runner import simulate
+    from qmcsim.pipeline import run as simulate
 
     try:
         if isinstance(run, AccuracyJob):
             from qmcsim.sweep.accuracy import evaluate
 
             return evaluate(run)
-        results = simulate(run)
-        rows = pd.concat([summary_table([r], r.system.name) for r in results],
-                         ignore_index=True)
+        rows = simulate(run).summary   # one system, its own baseline: ratios of 1
     except Exception as exc:   # a sweep records a failing point and goes on
         return one_line(exc)
     return rows[[c for c in rows.columns if "_vs_" not in c]]

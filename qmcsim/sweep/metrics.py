@@ -50,8 +50,7 @@ def point_costs(system: ResolvedSystem, placement: Placement,
     for mem, device in system.devices.items():
         row[f"area_mm2.{mem}"] = provisioned_area_mm2(device, placement.counts[mem])
     row["memory_area_mm2"] = sum(v for k, v in row.items() if k.startswith("area_mm2."))
-    row["capacity_bytes"] = sum(d.capacity_bytes * placement.counts[m]
-                                for m, d in system.devices.items())
+    row["capacity_bytes"] = sum(units.capacity_bytes for units in placement.hardware.values())
     weights = weight_memories(placement)
     bw = {m: peak_read_gb_per_s(system.devices[m], placement.counts[m]) for m in weights}
     row["weight_read_gb_per_s"] = sum(bw.values())
