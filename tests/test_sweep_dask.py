@@ -50,7 +50,7 @@ def test_a_worker_without_the_clients_files_runs_the_sweep(tmp_path, monkeypatch
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             with distributed.Client(cluster.scheduler_address) as client:
-                client.wait_for_workers(1, timeout=120)
+                client.wait_for_workers(1, timeout=300)   # a loaded machine starts slowly
                 seen = client.run(lambda: (os.getcwd(), os.environ.get("QMCSIM_HW_CONFIGS"),
                                            "lab-mram" in available("devices")))
                 assert list(seen.values()) == [(str(worker_dir), None, False)]
