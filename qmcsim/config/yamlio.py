@@ -8,6 +8,8 @@ Files larger than MAX_DOCUMENT_BYTES are refused before they are parsed.
 
 from __future__ import annotations
 
+import copy
+import functools
 import math
 from pathlib import Path
 from typing import Any, TypeVar
@@ -111,6 +113,17 @@ def yaml_problem(exc: yaml.YAMLError) -> tuple[str, str]:
     return where, str(problem) if problem else "malformed YAML"
 
 
+@functools.lru_cache(maxsize=256)
+def _parse_frozen(text: str) -> Any:
+    return parse_yaml(text)
+
+
+def _parse_cached(text: str) -> Any:
+    """parse_yaml of a file's text, cached by content: a sweep resolves the same presets for
+    every point, and the strict loader is pure Python. Callers get their own copy."""
+    return copy.deepcopy(_parse_frozen(text))
+
+
 def read_yaml_mapping(path: Path) -> dict[str, Any]:
     try:
         with open(path, "rb") as f:
@@ -127,7 +140,7 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise ConfigError(str(path), "", "UTF-8 text expected (binary file?)") from None
     try:
-        data_ = parse_yaml(text)
+        data_ = _parse_cached(text)
     except yaml.YAMLError as exc:
         where, problem = yaml_problem(exc)
         raise ConfigError(str(path), where, f"valid YAML expected ({problem})") from None
