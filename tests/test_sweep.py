@@ -179,3 +179,13 @@ def test_linked_parameters_move_together():
         path="b.rho", values=[1], link="rho")]})
     with pytest.raises(ConfigError, match="linked"):
         check_sweep(bad, "s.yaml")
+
+
+def test_an_unusable_out_is_refused_before_any_point(run_cli, tmp_path):
+    (tmp_path / "afile").write_text("x")
+    out = run_cli("sweep", str(_sweep(tmp_path, [0.2, 0.3])), "--out", "afile/res",
+                  "--no-progress", cwd=tmp_path)
+    assert out.returncode == 2, out.stderr
+    assert "--out" in out.stderr and "is a file" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "sweep.yaml"]

@@ -54,10 +54,12 @@ def render(table: pd.DataFrame, parameters: list[str]) -> str:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from qmcsim.results import check_output_folder
     from qmcsim.sweep import load_sweep, resolve_points, run_sweep
 
     cfg, base = load_sweep(args.config)
     out = args.out if args.out is not None else Path("results") / cfg.name
+    check_output_folder(out, cfg.name)   # before any point is resolved or simulated
     pts = resolve_points(cfg, base)
     bar = tqdm(unit="point", disable=args.no_progress or None, file=sys.stderr, leave=False)
 
