@@ -156,7 +156,8 @@ def test_cli_end_to_end_on_a_saved_tiny_model(tmp_path: Path) -> None:
     folders = list(out.iterdir())
     assert len(folders) == 1
     names = sorted(p.name for p in folders[0].iterdir())
-    assert names == ["resolved_config.yaml", "runs.csv", "summary.csv", "tensors.csv"]
+    assert names == ["ppl_vs_bits.png", "resolved_config.yaml", "runs.csv", "summary.csv",
+                     "tensors.csv"]
     import pandas as pd
 
     summary = pd.read_csv(folders[0] / "summary.csv")
