@@ -4,14 +4,20 @@ the devices' errors, over several seeds."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import yaml
 
 from qmcsim.commands._common import add_set_argument
+from qmcsim.errors import ConfigError
+
+if TYPE_CHECKING:
+    from qmcsim.accuracy.config import ResolvedAccuracy
 
 NAME = "accuracy"
 HELP = "perplexity of a real model under a format + placement + device noise"
@@ -34,6 +40,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, default=Path("results"),
                    help="parent folder of the new results folder (default: ./results)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--variants", default=None, metavar="NAME,...",
+                   help="run only these variants (and their rho-sweep points); the results "
+                        "of a variant do not depend on which others run")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,10 +51,11 @@ def run(args: argparse.Namespace) -> int:
     from qmcsim.accuracy.config import load_accuracy
     from qmcsim.accuracy.figure import png_bytes, ppl_vs_bits
     from qmcsim.accuracy.model import load_model, load_text, require_torch, weight_targets
-    from qmcsim.errors import ConfigError
     from qmcsim.results import csv_bytes, write_results_folder
 
     resolved = load_accuracy(args.config, args.overrides)   # every config check first
+    if args.variants is not None:
+        resolved = only_variants(resolved, args.variants, file=str(args.config))
     require_torch()
     import torch
 
@@ -107,6 +117,16 @@ def run(args: argparse.Namespace) -> int:
     folder = write_results_folder(args.out, cfg.name, files)
     print(f"\nresults: {folder}")
     return 0
+
+
+def only_variants(resolved: ResolvedAccuracy, names: str, *, file: str) -> ResolvedAccuracy:
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    known = [v.name for v in resolved.config.variants]
+    for n in wanted:
+        if n not in known:
+            raise ConfigError(file, "--variants", f"names among {known} expected, got {n!r}")
+    return dataclasses.replace(resolved, variants=tuple(
+        v for v in resolved.variants if v.base in wanted))
 
 
 def render_summary(summary: pd.DataFrame) -> str:

@@ -112,3 +112,20 @@ def test_no_torch_import_outside_the_accuracy_models() -> None:
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["False", "False"]
+
+
+def test_variants_option_selects_and_rejects_names(tmp_path: Path, capsys) -> None:
+    from qmcsim.cli import main
+    from qmcsim.commands.accuracy import only_variants
+
+    resolved = load_accuracy(EXAMPLE)
+    picked = only_variants(resolved, "fp16, qmc-reram-2b", file="x.yaml")
+    names = [v.name for v in picked.variants]
+    assert names[:2] == ["fp16", "qmc-reram-2b"]
+    assert {v.base for v in picked.variants} == {"fp16", "qmc-reram-2b"}
+    assert "qmc-reram-2b@rho=0.1" in names              # its sweep points come along
+    out = tmp_path / "r"
+    assert main(["accuracy", str(EXAMPLE), "--variants", "fp16,nope", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "--variants" in err and "'nope'" in err and err.count("\n") == 1
+    assert not out.exists()
