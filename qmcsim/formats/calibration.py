@@ -19,8 +19,8 @@ import numpy as np
 
 @dataclass(frozen=True, kw_only=True, eq=False)
 class LayerCalibration:
-    hessian: np.ndarray    # (cols, cols) float64: X^T X / samples
-    mean_abs: np.ndarray   # (cols,) float64: mean |x| per input channel
+    hessian: np.ndarray    # (cols, cols) float32 or float64: X^T X / samples
+    mean_abs: np.ndarray   # (cols,): mean |x| per input channel
     samples: int           # calibration tokens (rows of X)
 
     @classmethod
