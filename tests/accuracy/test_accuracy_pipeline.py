@@ -150,17 +150,19 @@ def test_cli_end_to_end_on_a_saved_tiny_model(tmp_path: Path) -> None:
     out = tmp_path / "results"
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     proc = subprocess.run([sys.executable, "-m", "qmcsim", "accuracy", str(cfg), "--out",
-                           str(out), "--no-progress"], cwd=ROOT, capture_output=True, text=True,
-                          env=env, timeout=300)
+                           str(out), "--no-progress", "--variants", "fp16,qmc-3b"], cwd=ROOT,
+                          capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr
     folders = list(out.iterdir())
     assert len(folders) == 1
     names = sorted(p.name for p in folders[0].iterdir())
-    assert names == ["resolved_config.yaml", "runs.csv", "summary.csv", "tensors.csv"]
+    assert names == ["ppl_vs_bits.png", "resolved_config.yaml", "runs.csv", "summary.csv",
+                     "tensors.csv"]
     import pandas as pd
 
     summary = pd.read_csv(folders[0] / "summary.csv")
-    assert summary["variant"].tolist() == ["fp16", "rtn-int4", "qmc", "qmc-3b"]
+    assert summary["variant"].tolist() == ["fp16", "qmc-3b"]          # --variants
+    assert summary["bits_per_weight"].tolist()[0] == 16.0
     resolved = yaml.safe_load((folders[0] / "resolved_config.yaml").read_text())
     conf = resolved["level_confusion_analytic"]["qmc-3b/codes"]["confusion"]
     assert len(conf) == 8
