@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from qmcsim.commands._common import add_set_argument
 
@@ -31,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from qmcsim.pipeline import run as run_pipeline
+    from qmcsim.results import write_results_folder
 
     with tqdm(unit="step", disable=args.no_progress or None, file=sys.stderr,
               leave=False) as bar:
@@ -43,9 +45,23 @@ def run(args: argparse.Namespace) -> int:
     print(render_report(result.name, model.name, model.num_parameters,
                         result.run.config.accounting, result.baseline, result.summary,
                         result.per_memory, result.contention))
-    folder = result.write(args.out)
+    files = result.files()
+    files.update(summary_figure_files(files))
+    folder = write_results_folder(args.out, result.name, files)
     print(f"\nresults: {folder}")
     return 0
+
+
+def summary_figure_files(files: dict[str, bytes]) -> dict[str, bytes]:
+    """summary.png/.svg drawn from the very tables (and config) written beside them."""
+    import io
+
+    from qmcsim.plot import figure_files, run_summary, run_title
+
+    title = run_title(yaml.safe_load(files["resolved_config.yaml"]))
+    tables = {name.removesuffix(".csv"): pd.read_csv(io.BytesIO(data))
+              for name, data in files.items() if name.endswith(".csv")}
+    return figure_files({"summary": run_summary(tables, title)})
 
 
 def render_report(name: str, model: str, params: int, accounting: str, baseline: str,
