@@ -49,6 +49,8 @@ def _describe(err: Any) -> str:
     if kind == "missing":
         return "required field is missing"
     value = err.get("input")
+    if kind == "value_error" and isinstance(value, (dict, list)):
+        return str(err.get("msg", "invalid value"))   # a record's own check names the value
     shown = repr(value) if not isinstance(value, (dict, list)) else type(value).__name__
     return f"{err.get('msg', 'invalid value')}, got {shown}"
 
