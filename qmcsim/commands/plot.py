@@ -17,7 +17,7 @@ DESCRIPTION = ("Draw the figure of a results folder and write it into that folde
                "queueing per memory; a sweep folder (points.csv) gives sweep.png/.svg with "
                "each metric against the swept parameter and the latency-energy Pareto front; "
                "an accuracy folder (summary.csv, runs.csv) gives accuracy.png/.svg with "
-               "perplexity per variant (95 %% CI) and the rho sweep. `run` already writes "
+               "perplexity per variant (95 % CI) and the rho sweep. `run` already writes "
                "summary.png/.svg; this redraws it. Each file appears whole (temporary file + "
                "rename).")
 

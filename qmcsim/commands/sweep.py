@@ -27,7 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="run on a Dask scheduler instead, e.g. tcp://host:8786")
     p.add_argument("--out", type=Path, default=Path("results"),
                    help="parent folder of the new results folder (default: ./results)")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,10 +47,23 @@ def run(args: argparse.Namespace) -> int:
     for i, r in enumerate(runs):
         files[f"point-{i:03d}-resolved_config.yaml"] = yaml.safe_dump(
             r, sort_keys=False).encode()
-    shown = [c for c in table.columns if c in {"point", "system"} or c in
-             {p.path for p in cfg.parameters} or c.startswith(("decode_ms", "energy_per",
-                                                                "external_bytes"))]
-    print(table[shown].to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
+    print(render_points(table, [p.path for p in cfg.parameters]))
     folder = write_results_folder(args.out, cfg.name, files)
     print(f"\nresults: {folder}")
     return 0
+
+
+def render_points(table, parameters: list[str]) -> str:
+    """The printed view of points.csv: swept values, then the headline metrics and ratios in
+    the number format and units of `run` (bytes as MB)."""
+    from qmcsim.commands._format import number
+
+    shown = [c for c in table.columns if c in {"point", "system"} or c in parameters
+             or c.startswith(("decode_ms", "energy_per", "external_bytes"))]
+    view = table[shown].copy()
+    for c in [c for c in shown if c.startswith("external_bytes_per_token")
+              and not c.endswith(tuple(f"_vs_{s}" for s in table.system.unique()))]:
+        view[c] = view[c] / 1e6
+        view = view.rename(columns={c: c.replace("external_bytes_per_token",
+                                                 "external_MB_per_token")})
+    return view.to_string(index=False, na_rep="-", float_format=number)
