@@ -147,8 +147,10 @@ def render_report(name: str, model: str, params: int, accounting: str, baseline:
               ("cold_start_ms", "cold start: load weights ({})", "ms", 1.0),
               ("cold_start_energy_mj", "cold start energy ({})", "mJ", 1.0)]
     table: dict[str, dict[str, str]] = {row["system"]: {} for _, row in summary.iterrows()}
+    # rows that are parts of one quantity share its unit (static energy is part of energy)
+    unit_of = {"static_energy_per_token_uj": "energy_per_token_uj"}
     for key, label, unit, to_base in labels:
-        shown, factor = unit_for((summary[key] * to_base).tolist(), unit)
+        shown, factor = unit_for((summary[unit_of.get(key, key)] * to_base).tolist(), unit)
         row_label = label.format(shown)
         for _, row in summary.iterrows():
             value = number(row[key] * to_base * factor) if pd.notna(row[key]) \
