@@ -105,7 +105,8 @@ def trace_workload_notes(run, info) -> list[str]:  # type: ignore[no-untyped-def
     expected = step_count(run.model, wl)
     if info.steps == expected:
         return []
-    made = trace_metadata(stored_trace_path(run)).get("workload") or {}
+    path = stored_trace_path(run)
+    made = (trace_metadata(path).get("workload") if path is not None else None) or {}
     made_text = (f" (generated for prompt {made.get('prompt_tokens')}, generate "
                  f"{made.get('generate_tokens')})" if made else "")
     decode = info.phases.get("decode", 0)

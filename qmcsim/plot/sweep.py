@@ -116,8 +116,8 @@ def draw_pareto(ax: Axes, points: pd.DataFrame, x_metric: str = "decode_ms_per_t
     order = np.argsort(xv[front])
     ax.plot(xv[front][order], yv[front][order], color="black", lw=1.0, ls="--",
             label=f"Pareto front ({int(front.sum())} of {len(front)})")
-    for i in np.flatnonzero(front):
-        ax.annotate(f"p{int(points.point.iloc[i])}", (xv[i], yv[i]), fontsize=6,
+    for k in np.flatnonzero(front).tolist():
+        ax.annotate(f"p{int(points.point.iloc[k])}", (xv[k], yv[k]), fontsize=6,
                     xytext=(3, 3), textcoords="offset points")
     if spans_decades(yv):
         ax.set_yscale("log")
