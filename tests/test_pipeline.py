@@ -30,7 +30,10 @@ def test_run_returns_frozen_tidy_tables_and_writes_what_the_cli_writes(run_cli, 
     assert out.returncode == 0, out.stderr
     (folder,) = (tmp_path / "r").iterdir()
     files = result.files()
-    assert sorted(files) == sorted(p.name for p in folder.iterdir())
+    # the CLI adds the summary figure drawn from these tables (tests/test_plot.py)
+    assert sorted(files) == sorted(p.name for p in folder.iterdir()
+                                   if p.name not in ("summary.png", "summary.svg"))
+    assert (folder / "summary.png").is_file() and (folder / "summary.svg").is_file()
     assert all((folder / name).read_bytes() == data for name, data in files.items())
 
 

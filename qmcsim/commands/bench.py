@@ -15,12 +15,20 @@ DESCRIPTION = ("Burst mode: feed --requests one-burst reads (sequential, then un
 
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:
-    ap.add_argument("--preset", default="lpddr5-6400-x16", help="DRAM preset (burst mode)")
-    ap.add_argument("--requests", type=int, default=5_000_000)
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--model", metavar="CONFIG", help="run config (fast-mode measurement)")
-    ap.add_argument("--system", default="fp16")
-    ap.add_argument("--fidelity", choices=("fast", "burst", "both"), default="fast")
+    ap.add_argument("--preset", default="lpddr5-6400-x16",
+                    help="DRAM preset of the burst-mode measurement (default lpddr5-6400-x16)")
+    ap.add_argument("--requests", type=int, default=5_000_000, metavar="N",
+                    help="one-burst reads per pattern, sequential and random (default 5000000)")
+    ap.add_argument("--repeats", type=int, default=3, metavar="N",
+                    help="repetitions; the median is printed (default 3)")
+    ap.add_argument("--model", metavar="CONFIG",
+                    help="run config: time one of its systems instead (wall time, latency and "
+                         "energy per step)")
+    ap.add_argument("--system", default="fp16",
+                    help="with --model: the system to simulate (default fp16)")
+    ap.add_argument("--fidelity", choices=("fast", "burst", "both"), default="fast",
+                    help="with --model: DRAM fidelity; both also prints the per-step "
+                         "difference (default fast)")
     ap.add_argument("--set", dest="overrides", action="append", default=[],
                     metavar="PATH=VALUE", help="override a field of the run config")
 

@@ -36,7 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="stop at the first invalid or failing point (exit 2)")
     p.add_argument("--retry-failed", action="store_true",
                    help="simulate again the points stored as failed")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def render(table: pd.DataFrame, parameters: list[str]) -> str:
@@ -48,7 +48,7 @@ def render(table: pd.DataFrame, parameters: list[str]) -> str:
     shown.columns = [c.rsplit(".", 2)[-1] if c in parameters else c for c in shown.columns]
     for c in units:
         shown[c] = shown[c].map(lambda v: "-" if pd.isna(v) else f"{int(v)}")
-    return shown.to_string(index=False, float_format=lambda v: f"{v:,.4g}")
+    return render_points(shown, [c.rsplit(".", 2)[-1] for c in parameters])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -77,15 +77,28 @@ def run(args: argparse.Namespace) -> int:
     if not result.table.empty:
         print(render(result.table, [p.path for p in cfg.parameters]))
         if len(cfg.objectives) >= 2 and "pareto" in result.table:
-            from qmcsim.plot import pareto_front
+            from qmcsim.plot import objective_front, save_figure
+            from qmcsim.results import atomic_file
 
-            fig = pareto_front(result.table, cfg.objectives[0].metric,
-                               cfg.objectives[1].metric)
-            tmp = out / f".tmp-pareto.png.{os.getpid()}"
-            fig.savefig(tmp, format="png", dpi=120)
-            os.replace(tmp, out / "pareto.png")
+            fig = objective_front(result.table, cfg.objectives[0].metric,
+                                  cfg.objectives[1].metric)
+            with atomic_file(out / "pareto.png", "--out") as tmp:
+                tmp.write_bytes(save_figure(fig, out / "pareto", formats=("png",))["pareto.png"])
     for f in result.failures.itertuples():
         print(f"point {f.point} failed: {f.error}", file=sys.stderr)
     print(f"\n{result.computed} simulations run, {result.reused} reused, "
           f"{len(result.failures)} points failed; results: {out}")
     return 0
+
+
+def render_points(table: pd.DataFrame, parameters: list[str]) -> str:
+    """A printed sweep table in the number format and units of `run` (bytes as MB)."""
+    from qmcsim.commands._format import number
+
+    view = table.copy()
+    for c in [c for c in view.columns if c.startswith("external_bytes_per_token")
+              and "_vs_" not in c]:
+        view[c] = view[c] / 1e6
+        view = view.rename(columns={c: c.replace("external_bytes_per_token",
+                                                 "external_MB_per_token")})
+    return view.to_string(index=False, na_rep="-", float_format=number)

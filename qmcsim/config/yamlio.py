@@ -175,6 +175,8 @@ def _describe(err: Any) -> str:
     value = err.get("input")
     if isinstance(value, float) and not math.isfinite(value):
         return f"a finite number expected, got {value}"
+    if kind == "value_error" and isinstance(value, (dict, list)):
+        return str(err.get("msg", "invalid value"))   # a record's own check names the value
     shown = _shown(value) if not isinstance(value, (dict, list)) else type(value).__name__
     return f"{err.get('msg', 'invalid value')}, got {shown}"
 

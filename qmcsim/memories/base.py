@@ -224,12 +224,15 @@ class Memory:
 
     @classmethod
     def replay_trace(cls, path: Path, params: DeviceParams, *, channels: int,
-                     request_bytes: int | None) -> ReplayFigures:
+                     request_bytes: int | None, outstanding: int | None = None
+                     ) -> ReplayFigures:
         """Replay a plain request trace (the `replay` command). Default: through `serve` on
-        a simpy Environment, one request of `request_bytes` (64) per line, arrivals in ns."""
-        from qmcsim.memories.trace_replay import replay_through_serve
+        a simpy Environment, one request of `request_bytes` (64) per line, arrivals in ns,
+        at most `outstanding` (32) requests in flight."""
+        from qmcsim.memories.trace_replay import DEFAULT_OUTSTANDING, replay_through_serve
 
-        return replay_through_serve(path, cls, params, channels, request_bytes or 64)
+        return replay_through_serve(path, cls, params, channels, request_bytes or 64,
+                                    outstanding or DEFAULT_OUTSTANDING)
 
     # ---- a built memory
     @property

@@ -16,7 +16,7 @@ def test_sequential_loadstore_trace_reaches_refresh_limited_peak(tmp_path: Path)
     p = load()
     trace = tmp_path / "seq.trace"
     trace.write_text("".join(f"LD {i * 32:#x}\n" for i in range(20_000)))
-    r = replay(trace, p)
+    r = replay(trace, p, request_bytes=32)
     v = timing_cycles(p)
     peak = p.read_bandwidth_gb_per_s * (1 - v["nRFCab"] / v["nREFI"])
     assert r.requests == 20_000 and r.bytes == 640_000
@@ -30,7 +30,7 @@ def test_csv_with_arrivals_gives_unloaded_latency(tmp_path: Path) -> None:
     trace = tmp_path / "t.csv"
     # far apart in time: one idle-bank read, then a row hit, then a conflict
     trace.write_text("address,op,arrival_cycle\n0x0,R,0\n0x80,R,1000\n0x2000000,R,2000\n")
-    r = replay(trace, p)
+    r = replay(trace, p, request_bytes=32)
     expect = ((v["nRCD"] + v["nCL"] + v["nBL"]) + (v["nCL"] + v["nBL"])
               + (v["nRPpb"] + v["nRCD"] + v["nCL"] + v["nBL"])) / 3 * p.timing.t_ck_ns
     assert r.mean_read_latency_ns == pytest.approx(expect)

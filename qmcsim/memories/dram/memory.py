@@ -223,7 +223,8 @@ class DramMemory(Memory):
     # ---- technology contract: plain traces replay through the controllers, arrivals in CK
     @classmethod
     def replay_trace(cls, path: Path, params: DeviceParams, *, channels: int,
-                     request_bytes: int | None) -> ReplayFigures:
+                     request_bytes: int | None, outstanding: int | None = None
+                     ) -> ReplayFigures:
         from qmcsim.memories.dram.replay import replay
 
         if not isinstance(params, DramParams):
@@ -232,7 +233,8 @@ class DramMemory(Memory):
         if request_bytes is not None and (request_bytes < bb or request_bytes % bb):
             raise ConfigError("--request-bytes", "", f"a multiple of the {bb}-byte burst "
                               f"expected, got {request_bytes}")
-        return replay(path, params, channels=channels, request_bytes=request_bytes)
+        return replay(path, params, channels=channels, request_bytes=request_bytes,
+                      outstanding=outstanding)
 
 
 __all__ = ["ClassStats", "DramMemory", "build_controllers", "request_bursts"]

@@ -96,8 +96,15 @@ class DramControllerParams(_Frozen):
     def _check(self) -> DramControllerParams:
         parts = re.findall(r"[A-Z][a-z]", self.address_mapping)
         if "".join(parts) != self.address_mapping or sorted(parts) != sorted(MAPPING_LEVELS):
+            missing = [m for m in MAPPING_LEVELS if m not in parts]
+            extra = sorted({p for p in parts if p not in MAPPING_LEVELS or parts.count(p) > 1})
+            what = "; ".join(x for x in (f"missing {', '.join(missing)}" if missing else "",
+                                         f"unknown or repeated {', '.join(extra)}" if extra
+                                         else "") if x)
             raise ValueError(f"address_mapping {self.address_mapping!r} must order each of "
-                             f"{', '.join(MAPPING_LEVELS)} exactly once (e.g. 'RoBaRaCoCh')")
+                             f"{', '.join(MAPPING_LEVELS)} exactly once, most significant "
+                             f"bits first (e.g. 'RoBaRaCoBgCh', 'ChRaBaRoCoBg')"
+                             + (f": {what}" if what else ""))
         if self.write_low_watermark >= self.write_high_watermark:
             raise ValueError("write_low_watermark must be below write_high_watermark")
         return self

@@ -1,0 +1,88 @@
+"""Figures from results folders (the CLI and the notebooks import these; the core never plots).
+
+Every function returns a `matplotlib.figure.Figure` built without pyplot: the library never
+chooses a backend. `figures_for_folder` draws whatever a run, sweep or accuracy folder holds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from qmcsim.plot.accuracy import accuracy_summary, draw_perplexity_bars, draw_rho_sweep
+from qmcsim.plot.run import (RATIO_LABELS, contention_bars, decode_time_per_step, energy_bars,
+                             energy_by_memory_class, load_results, ratio_bars, run_summary)
+from qmcsim.plot.style import OKABE_ITO, new_figure, save_figure, series_style
+from qmcsim.plot.sweep import (objective_front, pareto_figure, pareto_mask, sweep_lines,
+                               sweep_summary)
+
+FOLDER_KINDS = {
+    # kind -> files that identify it (the tables each command writes)
+    "run": ("summary.csv", "per_step.csv", "traffic.csv", "contention.csv"),
+    "sweep": ("points.csv",),
+    "accuracy": ("summary.csv", "runs.csv"),
+}
+
+
+def folder_kind(folder: Path) -> str | None:
+    """'run', 'sweep' or 'accuracy' by the files present; None if none matches."""
+    for kind, files in FOLDER_KINDS.items():
+        if all((folder / f).is_file() for f in files):
+            return kind
+    if (folder / "points.parquet").is_file():
+        return "sweep"
+    return None
+
+
+def _points(folder: Path) -> pd.DataFrame:
+    csv = folder / "points.csv"
+    return pd.read_csv(csv) if csv.is_file() else pd.read_parquet(folder / "points.parquet")
+
+
+def run_title(resolved: dict) -> str:
+    """'<run name> (<model>)' from a resolved config, as every run figure is titled."""
+    model = resolved.get("resolved_model") or {}
+    name = str(resolved.get("name", "run"))
+    return f"{name} ({model['name']})" if isinstance(model, dict) and "name" in model else name
+
+
+def folder_title(folder: Path) -> str:
+    config = folder / "resolved_config.yaml"
+    if config.is_file():
+        import yaml
+
+        resolved = yaml.safe_load(config.read_text(encoding="utf-8"))
+        if isinstance(resolved, dict):
+            return run_title(resolved)
+    return folder.name
+
+
+def figures_for_folder(folder: Path, kind: str) -> dict[str, Figure]:
+    """Figure stem -> figure for a results folder of the given kind."""
+    title = folder_title(folder)
+    if kind == "run":
+        return {"summary": run_summary(load_results(folder), title)}
+    if kind == "sweep":
+        return {"sweep": sweep_summary(_points(folder), title)}
+    if kind == "accuracy":
+        return {"accuracy": accuracy_summary(pd.read_csv(folder / "summary.csv"), title)}
+    raise ValueError(f"unknown results folder kind {kind!r}")
+
+
+def figure_files(figures: dict[str, Figure], formats: tuple[str, ...] = ("png", "svg")
+                 ) -> dict[str, bytes]:
+    """File name -> bytes of every figure in every format."""
+    out: dict[str, bytes] = {}
+    for stem, fig in figures.items():
+        out.update(save_figure(fig, Path(stem), formats))
+    return out
+
+
+__all__ = ["OKABE_ITO", "RATIO_LABELS", "accuracy_summary", "contention_bars",
+           "decode_time_per_step", "draw_perplexity_bars", "draw_rho_sweep", "energy_bars",
+           "energy_by_memory_class", "figure_files", "figures_for_folder", "folder_kind",
+           "load_results", "new_figure", "objective_front", "run_title",
+           "pareto_figure", "pareto_mask", "ratio_bars",
+           "run_summary", "save_figure", "series_style", "sweep_lines", "sweep_summary"]
