@@ -7,11 +7,14 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import yaml
 
 from qmcsim.commands._common import add_set_argument
+
+if TYPE_CHECKING:   # pandas is imported when a command runs (start-up)
+    import pandas as pd
 
 NAME = "accuracy"
 HELP = "perplexity of a real model under a format + placement + device noise"
@@ -91,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def render_summary(summary: pd.DataFrame) -> str:
+    import pandas as pd
+
     view = pd.DataFrame({
         "variant": summary["variant"],
         "rho": summary["rho"].map(lambda r: "" if pd.isna(r) else f"{r:g}"),

@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 
 from qmcsim.commands._common import add_set_argument
+
+if TYPE_CHECKING:   # pandas is imported when a command runs (start-up)
+    import pandas as pd
 
 NAME = "run"
 HELP = "simulate every system of a run config and report against the baseline"
@@ -52,6 +55,8 @@ def render_report(name: str, model: str, params: int, accounting: str, baseline:
                   summary: pd.DataFrame, per_memory: pd.DataFrame,
                   contention: pd.DataFrame) -> str:
     """Per system: the metric and its ratio against the baseline, side by side."""
+    import pandas as pd
+
     lines = [f"run {name!r}: model {model} ({params / 1e9:.3f} B parameters), "
              f"accounting: {accounting}, ratios = {baseline} / system (higher is better)", ""]
     labels = [("weight_bytes", "weight footprint (MB)", 1e-6),

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import yaml
 
-from qmcsim.results import csv_bytes
 
 NAME = "sweep"
 HELP = "run a design-space sweep (local processes by default, or a Dask cluster)"
@@ -33,7 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from qmcsim.results import write_results_folder
+    from qmcsim.results import csv_bytes, write_results_folder
     from qmcsim.sweep import load_sweep, resolve_points, run_sweep
 
     cfg, base = load_sweep(args.config)
