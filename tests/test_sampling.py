@@ -82,3 +82,30 @@ def test_sampled_indices_keep_first_and_last() -> None:
     assert sampled_indices(9, 4) == [0, 4, 8]
     assert sampled_indices(1, 4) == [0]
     assert auto_stride(1) == 1 and auto_stride(33) == 8 and auto_stride(1024) == 256
+
+
+@pytest.mark.parametrize("buffer", [None, "sram"])
+def test_exact_counts_of_a_skipped_step_are_the_requests_it_would_issue(buffer) -> None:
+    from qmcsim.config.schema import WorkloadConfig
+    from qmcsim.engine.simulate import Replay
+    from qmcsim.formats.fp16 import Fp16Format
+    from qmcsim.models.hf import build_model
+    from qmcsim.trace.standalone import standalone_builder
+
+    raw, _ = load_raw_preset("models", "smollm2-135m", file="test", field_path="model")
+    model = build_model({**raw["config"], **SMALL["smollm2-135m"]}, name="m", source="test")
+    steps = list(standalone_builder(model, WorkloadConfig(prompt_tokens=4, generate_tokens=2),
+                                    Fp16Format(), accounting="full",
+                                    onchip_buffer_bytes=64).steps())
+    replay = Replay.__new__(Replay)
+    replay.onchip_buffer = buffer
+    for step in steps:
+        want: dict[tuple[str, str], list[int]] = {}
+        for op in step.ops:
+            for memory, req, _ in replay._requests(op):
+                row = want.setdefault((memory, req.traffic_class), [0, 0, 0])
+                row[0] += 1
+                row[1 + req.is_write] += req.nbytes
+        got = {k: [v.requests, v.read_bytes, v.write_bytes]
+               for k, v in replay._counts(step).items()}
+        assert got == want

@@ -202,16 +202,31 @@ class Replay:
         return SystemTrace(steps=tuple(records), traffic=tuple(traffic))
 
     def _counts(self, step: Step) -> dict[tuple[str, str], ClassStats]:
-        """Bytes and requests per (memory, class) a step issues, counted from its trace."""
+        """Bytes and requests per (memory, class) a step issues, counted from its trace: what
+        _requests issues, without building the requests (one per memory for weight reads)."""
         out: dict[tuple[str, str], ClassStats] = {}
+        buffer = self.onchip_buffer
         for op in step.ops:
-            for memory, request, _ in self._requests(op):
-                st = out.setdefault((memory, request.traffic_class), ClassStats())
-                st.requests += 1
-                if request.is_write:
-                    st.write_bytes += request.nbytes
+            weight_memories: set[str] = set()
+            for a in op.accesses:
+                key = (a.memory, a.traffic_class)
+                st = out.get(key)
+                if st is None:
+                    st = out[key] = ClassStats()
+                merged = a.traffic_class == "weights" and not a.is_write
+                issued = not merged or a.memory not in weight_memories  # a new request
+                if merged:
+                    weight_memories.add(a.memory)
+                st.requests += issued
+                if a.is_write:
+                    st.write_bytes += a.nbytes
                 else:
-                    st.read_bytes += request.nbytes
+                    st.read_bytes += a.nbytes
+                if buffer is not None and a.memory != buffer:
+                    staged = out.setdefault((buffer, a.traffic_class), ClassStats())
+                    staged.read_bytes += a.nbytes
+                    staged.write_bytes += a.nbytes
+                    staged.requests += 2 * issued
         return out
 
     def _interpolated(self, step: int, counts: dict[tuple[str, str], ClassStats],

@@ -265,7 +265,10 @@ class FastChannels:
         pos_first = self._compress(first) - base[ch]
         pos_last = self._compress(lastb) - base[ch]
         key = ch * self.n_banks + bank
-        srt = np.lexsort((pos_first, key))
+        # segments come in address order, so within a channel in position order: a stable
+        # sort by bank key alone (radix sort for 16-bit keys) gives (bank, position) order
+        kdt = np.int16 if self.n_ch * self.n_banks < 2**15 else np.int64
+        srt = np.argsort(key.astype(kdt), kind="stable")
         k_s = key[srt]
         new_group = np.ones(len(k_s), dtype=bool)
         new_group[1:] = k_s[1:] != k_s[:-1]
