@@ -58,6 +58,8 @@ def test_peak_sequential_bandwidth_is_refresh_limited(preset: DramParams) -> Non
 
 
 def test_random_reads_get_clearly_less_bandwidth(lp5: DramParams) -> None:
+    """README: random reads get 0.45 +- 0.02 of peak (bank conflicts, tRRD/tFAW)."""
     seq = _stream(lp5, 20_000, sequential=True)
     rnd = _stream(lp5, 20_000, sequential=False)
+    assert rnd == pytest.approx(0.45, abs=0.02)
     assert rnd < 0.6 * seq

@@ -170,6 +170,7 @@ class FastResult:
 
     first_cycle: int  # earliest first command over the channels
     done_cycle: int  # last data beat over the channels
+    channels: int  # bit mask of the channels the request touches
     hits: int
     misses: int
     conflicts: int
@@ -359,12 +360,15 @@ class FastChannels:
                 if np.array_equal(new, done):
                     break
                 done = new
-        # active standby: banks stay open until the next all-bank refresh (open page)
+        # active standby: banks stay open until the next all-bank refresh (open page), or
+        # per-bank refresh: until the round of pair refreshes has closed every bank
         cmd_start = first_done - lat
         if self.closed_page:
             close = done
         elif c.refresh_grid and not self.per_bank:
             close = (np.floor_divide(done, c.refresh_grid) + 1) * c.refresh_grid
+        elif c.refresh_grid:
+            close = done + c.refresh_grid * (self.banks_per_rank // 2)
         else:
             close = np.full(self.n_ch, np.inf)
         joined = cmd_start <= self.open_to
@@ -381,6 +385,7 @@ class FastChannels:
         self.used |= active
         return FastResult(first_cycle=int(np.floor(cmd_start[active].min())),
                           done_cycle=int(np.ceil(done[active].max())),
+                          channels=int((active.astype(np.int64) << np.arange(self.n_ch)).sum()),
                           hits=hits, misses=misses, conflicts=conflicts)
 
     # ---- energy bookkeeping
