@@ -201,7 +201,7 @@ class FastChannels:
         self.last_write = np.zeros(n, dtype=bool)
         self.used = np.zeros(n, dtype=bool)
         self.bank_row = np.full(n * self.n_banks, -1, dtype=np.int64)
-        self.bank_epoch = np.zeros(n * self.n_banks, dtype=np.int64)
+        self.bank_epoch = np.zeros(n * self.n_banks)  # refresh epochs (whole numbers)
         self.open_acc = np.zeros(n)  # closed-out active-standby cycles
         self.open_from = np.zeros(n)
         self.open_to = np.zeros(n)
@@ -244,7 +244,7 @@ class FastChannels:
     def _epoch(self, bank: np.ndarray, t: np.ndarray) -> np.ndarray:
         """Refreshes that have closed `bank` by cycle t."""
         grid = self.c.refresh_grid
-        k = np.floor_divide(t, grid).astype(np.int64)
+        k = np.floor_divide(t, grid)  # whole numbers, kept as floats (no conversion pass)
         if not self.per_bank:
             return k
         half = self.banks_per_rank // 2
@@ -320,9 +320,10 @@ class FastChannels:
         # (segments in (channel, bank), position order: each follows the previous one of its
         # bank, the first of a bank follows the bank's state)
         est_first = np.maximum(idle_start + delay + firsts[1] + extra, behind)
-        t0 = est_first[g.ch] + g.pos_first * r
-        t1 = est_first[g.ch] + g.pos_last * r
-        e0 = self._epoch(g.bank, t0) if c.refresh_grid else np.zeros(len(t0), dtype=np.int64)
+        at = est_first[g.ch]
+        t0 = at + g.pos_first * r
+        t1 = at + g.pos_last * r
+        e0 = self._epoch(g.bank, t0) if c.refresh_grid else np.zeros(len(t0))
         e1 = self._epoch(g.bank, t1) if c.refresh_grid else e0
         starts = g.key[g.new_group]
         kind = np.ones(len(t0), dtype=np.int64)  # 0 hit, 1 miss, 2 conflict
