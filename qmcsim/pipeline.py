@@ -81,6 +81,7 @@ def run(config: str | Path | ResolvedRun, overrides: Sequence[str] = (), *,
     simulated step. Raises the typed errors of qmcsim.errors on bad input."""
     from qmcsim.report import (contention_table, footprint_table, lifetime_table,
                                per_memory_table, steps_table, summary_table, traffic_table)
+    from qmcsim.config.checks import check_prepared
     from qmcsim.runner import (check_stored_trace, prepare, resolved_config, simulate_system,
                                total_steps)
 
@@ -93,6 +94,7 @@ def run(config: str | Path | ResolvedRun, overrides: Sequence[str] = (), *,
         resolved = load_run(config, list(overrides))
     prepared = prepare(resolved)   # every capacity check before anything is simulated
     info = check_stored_trace(resolved)
+    check_prepared(resolved, prepared, info)   # auto counts, the trace's address ranges
     if systems is not None:
         known = [s.name for s, _ in prepared]
         unknown = sorted(set(systems) - set(known))

@@ -92,3 +92,26 @@ def sweep_lines(points: pd.DataFrame, x: str, metric: str, systems: list[str] | 
     ax.legend(frameon=False)
     fig.tight_layout()
     return fig
+
+
+def pareto_front(points: pd.DataFrame, x: str, y: str, baseline: str = "fp16") -> Figure:
+    """A sweep's points on two objectives, per system: infeasible points as crosses, feasible
+    ones as dots, the Pareto front as a line (columns `feasible`, `pareto` of points.csv).
+    Systems the sweep does not vary (one configuration at every point) are left out."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for system, rows in points[points.system != baseline].groupby("system", sort=False):
+        if "key" in rows and rows.key.nunique() < 2:
+            continue
+        color = ax.plot([], [])[0].get_color()
+        bad = rows[~rows.feasible.astype(bool)]
+        ok = rows[rows.feasible.astype(bool)]
+        front = ok[ok.pareto.astype(bool)].sort_values(x)
+        ax.scatter(bad[x], bad[y], marker="x", color=color, alpha=0.35, lw=0.8)
+        ax.scatter(ok[x], ok[y], marker=".", color=color, alpha=0.6)
+        ax.plot(front[x], front[y], marker="o", color=color, label=f"{system} Pareto front")
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.set_title("x: over budget   .: feasible", fontsize=8)
+    ax.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -87,8 +87,8 @@ def contention_table(traffic: pd.DataFrame, steps: pd.DataFrame) -> pd.DataFrame
     """Per system, memory and traffic class over the decode steps: bytes per token, achieved
     bandwidth (bytes over the decode time), row-buffer hit rate, mean queueing delay."""
     decode = steps.loc[steps.phase == "decode", ["system", "step", "time_ns"]]
-    t = traffic[traffic.traffic_class != "static"].merge(decode[["system", "step"]],
-                                                         on=["system", "step"])
+    t = traffic[~traffic.traffic_class.isin(("static", "compute"))].merge(
+        decode[["system", "step"]], on=["system", "step"])
     g = t.groupby(["system", "memory", "traffic_class"], sort=False).agg(
         read_bytes=("read_bytes", "sum"), write_bytes=("write_bytes", "sum"),
         requests=("requests", "sum"), queue_ns=("queue_ns", "sum"),

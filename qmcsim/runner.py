@@ -155,6 +155,7 @@ def simulate_system(run: ResolvedRun, system: ResolvedSystem, placement: Placeme
     replay = Replay(memories, system.compute, system.config.format.compute_precision,
                     system.config.merge_sync_ns,
                     onchip_buffer=system.config.onchip_buffer,
+                    batch=run.config.workload.batch,
                     include_static=run.config.accounting == "full",
                     decode_stride=decode_stride(run.config.workload))
     trace = replay.run(steps, on_step=on_step)

@@ -45,3 +45,26 @@ def test_bad_override_is_one_line_exit_2(run_cli, tmp_path):
     out = run_cli("replay", str(path), "--memory", "lpddr5-6400-x16",
                   "--set", "controller.page_policy=sideways")
     assert out.returncode == 2 and "page_policy" in out.stderr
+
+
+def test_dram_replay_runs_every_standard(run_cli, tmp_path):
+    # a sequential stream of whole bursts through one channel of each standard's preset
+    for preset, burst_bytes, peak_gb_per_s in (("ddr5-4800-x16", 64, 19.2),
+                                               ("hbm3-6400-pc", 32, 25.6)):
+        path = _trace(tmp_path, [f"LD 0x{i * burst_bytes:x}" for i in range(3000)])
+        out = run_cli("replay", str(path), "--memory", preset)
+        assert out.returncode == 0, out.stderr
+        assert 0.8 * peak_gb_per_s < float(_field(out.stdout, "achieved bandwidth")) \
+            <= peak_gb_per_s
+        assert float(_field(out.stdout, "row-buffer hit rate")) > 0.9
+
+
+def test_dram_replay_partial_refresh_modes_of_the_standard(run_cli, tmp_path):
+    path = _trace(tmp_path, [f"LD 0x{i * 64:x}" for i in range(500)])
+    ok = run_cli("replay", str(path), "--memory", "ddr5-4800-x16",
+                 "--set", "controller.refresh=same_bank")
+    assert ok.returncode == 0, ok.stderr
+    bad = run_cli("replay", str(path), "--memory", "ddr5-4800-x16",
+                  "--set", "controller.refresh=per_bank")  # LPDDR5's and HBM3's, not DDR5's
+    assert bad.returncode == 2 and "same_bank" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1

@@ -33,14 +33,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from qmcsim.config.loader import load_run
     from qmcsim.pipeline import run as run_pipeline
+    from qmcsim.results import check_output_folder
 
+    resolved = load_run(args.config, args.overrides)
+    check_output_folder(args.out, resolved.config.name)   # before any simulation
     with tqdm(unit="step", disable=args.no_progress or None, file=sys.stderr,
               leave=False) as bar:
         def start(total: int) -> None:
             bar.reset(total=total)
 
-        result = run_pipeline(args.config, args.overrides, on_start=start,
+        result = run_pipeline(resolved, on_start=start,
                               on_step=lambda _s: bar.update())
     model = result.run.model
     print(render_report(result.name, model.name, model.num_parameters,

@@ -1,4 +1,4 @@
-"""`sweep`: vary parameters of a run config; one tidy row per point x system."""
+"""`sweep`: vary parameters of a run config; one tidy row per point x system; resumable."""
 
 from __future__ import annotations
 
@@ -6,16 +6,23 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import yaml
-
+if TYPE_CHECKING:   # pandas is imported when a command runs (start-up)
+    import pandas as pd
 
 NAME = "sweep"
-HELP = "run a design-space sweep (local processes by default, or a Dask cluster)"
-DESCRIPTION = ("Run every point of a sweep config (a base run config plus parameters to vary, "
-               "as grid or zip) and write points.csv: one row per point x system with the "
-               "summary metrics and ratios, plus every point's resolved config. All points "
-               "are validated before any runs.")
+HELP = "run a design-space sweep (resumable; local processes by default, or a Dask cluster)"
+DESCRIPTION = (
+    "Run every point of a sweep config (a base run config plus parameters to vary: grid, zip, "
+    "random, lhs or sobol) into the folder --out: one Parquet file per point as it finishes, "
+    "then points.parquet / points.csv (one row per point x system, with unit counts, area, "
+    "Eq. 4 power, feasibility and the Pareto front), failures.csv and pareto.png. Running the "
+    "same command again with the same --out skips the points already stored. Every point is "
+    "validated before any runs; failing points are recorded and the sweep goes on.")
+
+SHOWN = ("decode_ms_per_token", "energy_per_token_uj", "external_bytes_per_token",
+         "memory_area_mm2", "eq4_power_mw")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -24,32 +31,65 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="local worker processes (default: min(4, CPUs))")
     p.add_argument("--dask", metavar="ADDRESS", default=None,
                    help="run on a Dask scheduler instead, e.g. tcp://host:8786")
-    p.add_argument("--out", type=Path, default=Path("results"),
-                   help="parent folder of the new results folder (default: ./results)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="the sweep's folder (default: results/<sweep name>); rerunning with the "
+                        "same folder resumes")
+    p.add_argument("--fail-fast", action="store_true",
+                   help="stop at the first invalid or failing point (exit 2)")
+    p.add_argument("--retry-failed", action="store_true",
+                   help="simulate again the points stored as failed")
     p.add_argument("--no-progress", action="store_true")
+
+
+def render(table: pd.DataFrame, parameters: list[str]) -> str:
+    """Point, system, parameter values, unit counts and the headline metrics."""
+    import pandas as pd
+
+    units = [c for c in table.columns if c.startswith("units.")]
+    cols = ["point", "system", "variant", *parameters, *units, *SHOWN, "feasible", "pareto",
+            "n_seeds", "perplexity_mean", "perplexity_ci95_half"]
+    shown = table[[c for c in cols if c in table.columns]].copy()
+    shown.columns = [c.rsplit(".", 2)[-1] if c in parameters else c for c in shown.columns]
+    for c in units:
+        shown[c] = shown[c].map(lambda v: "-" if pd.isna(v) else f"{int(v)}")
+    return shown.to_string(index=False, float_format=lambda v: f"{v:,.4g}")
 
 
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from qmcsim.results import csv_bytes, write_results_folder
+    from qmcsim.results import check_output_folder
     from qmcsim.sweep import load_sweep, resolve_points, run_sweep
 
     cfg, base = load_sweep(args.config)
-    runs = resolve_points(cfg, base)
-    with tqdm(total=len(runs), unit="point", disable=args.no_progress or None,
-              file=sys.stderr, leave=False) as bar:
-        table = run_sweep(cfg, base, workers=args.workers, dask_address=args.dask,
-                          on_point=bar.update)
-    files = {"points.csv": csv_bytes(table),
-             "sweep.yaml": yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False).encode()}
-    for i, r in enumerate(runs):
-        files[f"point-{i:03d}-resolved_config.yaml"] = yaml.safe_dump(
-            r, sort_keys=False).encode()
-    shown = [c for c in table.columns if c in {"point", "system"} or c in
-             {p.path for p in cfg.parameters} or c.startswith(("decode_ms", "energy_per",
-                                                                "external_bytes"))]
-    print(table[shown].to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
-    folder = write_results_folder(args.out, cfg.name, files)
-    print(f"\nresults: {folder}")
+    out = args.out if args.out is not None else Path("results") / cfg.name
+    check_output_folder(out, cfg.name)   # before any point is resolved or simulated
+    pts = resolve_points(cfg, base)
+    bar = tqdm(unit="point", disable=args.no_progress or None, file=sys.stderr, leave=False)
+
+    def start(total: int, reused: int) -> None:
+        bar.reset(total=total)
+        bar.update(reused)
+        print(f"{len(pts)} points, {total} distinct simulations (point x system): "
+              f"{reused} already stored in {out}, {total - reused} to run",
+              file=sys.stderr)
+
+    with bar:
+        result = run_sweep(cfg, base, out, workers=args.workers, dask_address=args.dask,
+                           fail_fast=args.fail_fast, retry_failed=args.retry_failed, pts=pts,
+                           on_start=start, on_point=bar.update)
+    if not result.table.empty:
+        print(render(result.table, [p.path for p in cfg.parameters]))
+        if len(cfg.objectives) >= 2 and "pareto" in result.table:
+            from qmcsim.plot import pareto_front
+
+            fig = pareto_front(result.table, cfg.objectives[0].metric,
+                               cfg.objectives[1].metric)
+            tmp = out / f".tmp-pareto.png.{os.getpid()}"
+            fig.savefig(tmp, format="png", dpi=120)
+            os.replace(tmp, out / "pareto.png")
+    for f in result.failures.itertuples():
+        print(f"point {f.point} failed: {f.error}", file=sys.stderr)
+    print(f"\n{result.computed} simulations run, {result.reused} reused, "
+          f"{len(result.failures)} points failed; results: {out}")
     return 0

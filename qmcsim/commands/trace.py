@@ -51,10 +51,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def parse_format(spec: str) -> Any:
     """`kind` or `kind:field=value,...` -> the format's config record (values parsed as YAML)."""
-    import yaml
     from pydantic import TypeAdapter, ValidationError
 
+    from qmcsim.config.checks import bounds_problem
+    from qmcsim.config.overrides import parse_value
     from qmcsim.config.schema import FormatUnion
+    from qmcsim.config.yamlio import plain_number_problem
     from qmcsim.errors import ConfigError
 
     kind, _, rest = spec.partition(":")
@@ -62,14 +64,21 @@ def parse_format(spec: str) -> Any:
     for item in filter(None, (x.strip() for x in rest.split(","))):
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(CLI, "--format", f"FIELD=VALUE expected, got {item!r}")
-        fields[key.strip()] = yaml.safe_load(value)
+            raise ConfigError(CLI, "--format", f"FIELD=VALUE expected, got {item[:60]!r}")
+        fields[key.strip()] = parse_value(value, f"--format {key.strip()[:60]}", CLI)
     try:
-        return TypeAdapter(FormatUnion).validate_python(fields)
+        fmt = TypeAdapter(FormatUnion).validate_python(fields)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(x) for x in err["loc"][1:]) or "kind"
         raise ConfigError(CLI, f"--format {where}", err["msg"]) from None
+    found = plain_number_problem(fields, fmt.model_dump()) or \
+        bounds_problem(fmt.model_dump())
+    if found:
+        loc, expected = found
+        where = loc if isinstance(loc, str) else ".".join(str(x) for x in loc)
+        raise ConfigError(CLI, f"--format {where}", expected)
+    return fmt
 
 
 def parse_placement(items: list[str]) -> Any:
@@ -89,10 +98,12 @@ def parse_placement(items: list[str]) -> Any:
 def run(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
+    from qmcsim.config.checks import bounds_problem
     from qmcsim.config.loader import load_compute
     from qmcsim.config.schema import WorkloadConfig
     from qmcsim.errors import ConfigError
     from qmcsim.models.load import load_model
+    from qmcsim.results import check_output_file
     from qmcsim.trace.standalone import complete_placement, standalone_builder
     from qmcsim.trace.store import write_trace
 
@@ -105,21 +116,21 @@ def run(args: argparse.Namespace) -> int:
         err = exc.errors()[0]
         raise ConfigError(CLI, options.get(str(err["loc"][0]), str(err["loc"][0])),
                           err["msg"]) from None
+    found = bounds_problem(workload.model_dump())
+    if found:
+        raise ConfigError(CLI, options.get(found[0], found[0]), found[1])
     fmt = parse_format(args.format)
     placement = complete_placement(fmt, parse_placement(args.place), args.accounting)
     if args.onchip_buffer_bytes is not None:
-        if args.onchip_buffer_bytes < 0:
+        if not 0 <= args.onchip_buffer_bytes <= 2**50:
             raise ConfigError(CLI, "--onchip-buffer-bytes",
-                              f">= 0 expected, got {args.onchip_buffer_bytes}")
+                              f">= 0 and <= 2**50 expected, got {args.onchip_buffer_bytes}")
         buffer_bytes = args.onchip_buffer_bytes
     else:
         buffer_bytes = load_compute(args.compute, file=CLI,
                                     field_path="--compute").onchip_buffer_bytes
     out: Path = args.output
-    if out.exists() and out.is_dir():
-        raise ConfigError(CLI, "-o", f"a file path expected, {str(out)!r} is a directory")
-    if not out.parent.is_dir():
-        raise ConfigError(CLI, "-o", f"an existing folder expected for {str(out)!r}")
+    check_output_file(out, "-o")
     model = load_model(args.model, file=CLI, field_path="--model", base_dir=Path.cwd())
 
     builder = standalone_builder(model, workload, fmt, placement=placement,

@@ -8,7 +8,8 @@ from pydantic import ValidationError
 
 from qmcsim.config.presets import load_raw_preset
 from qmcsim.config.sourced import unwrap_sourced
-from qmcsim.config.yamlio import validation_to_config_error
+from qmcsim.config.checks import check_device
+from qmcsim.config.yamlio import format_loc, plain_number_problem, validation_to_config_error
 from qmcsim.errors import ConfigError
 from qmcsim.memories.base import DeviceParams, technology
 
@@ -30,11 +31,21 @@ def load_device(name: str, overrides: dict[str, Any] | None = None, *, file: str
         sources.update(over_sources)
     values["sources"] = sources
     try:
-        return params_class.model_validate(values)
+        params = params_class.model_validate(values)
     except ValidationError as exc:
         if overrides and exc.errors()[0]["loc"] and exc.errors()[0]["loc"][0] in overrides:
             raise validation_to_config_error(exc, file, f"{field_path}.params") from None
         raise validation_to_config_error(exc, str(path)) from None
+    found = plain_number_problem(values, params.model_dump())
+    if found:
+        loc, expected = found
+        overridden = bool(overrides) and bool(loc) and loc[0] in (overrides or {})
+        raise ConfigError(file if overridden else str(path),
+                          format_loc(loc, f"{field_path}.params" if overridden else ""),
+                          expected)
+    check_device(params, preset_file=str(path), run_file=file,
+                 params_path=f"{field_path}.params", overridden=frozenset(overrides or {}))
+    return params
 
 
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

@@ -6,14 +6,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from qmcsim.compute import ComputeParams
 from qmcsim.config.devices import load_device
 from qmcsim.config.presets import load_raw_preset
 from qmcsim.config.schema import RunConfig, SystemConfig
 from qmcsim.config.sourced import rewrap_sourced, unwrap_sourced
-from qmcsim.config.yamlio import load_validated, validation_to_config_error
+from qmcsim.config.checks import check_bounds, check_resolved
+from qmcsim.config.yamlio import load_validated, validate_strict
 from qmcsim.errors import ConfigError
 from qmcsim.formats.base import COMPONENT_NAMES, format_registry
 from qmcsim.memories.base import DeviceParams
@@ -58,7 +57,7 @@ class ResolvedRun:
             devices = {}
             for mem, params in system.devices.items():
                 devices[mem] = rewrap_sourced(params.model_dump(mode="json"), params.sources)
-            compute = rewrap_sourced(system.compute.model_dump(mode="json"),
+            compute = rewrap_sourced(system.compute.model_dump(mode="json", exclude_none=True),
                                      system.compute.sources)
             out["resolved_presets"][system.name] = {"memories": devices, "compute": compute}
         return out
@@ -68,10 +67,9 @@ def load_compute(name: str, *, file: str, field_path: str) -> ComputeParams:
     raw, path = load_raw_preset("compute", name, file=file, field_path=field_path)
     values, sources = unwrap_sourced(raw, file=str(path))
     values["sources"] = sources
-    try:
-        return ComputeParams.model_validate(values)
-    except ValidationError as exc:
-        raise validation_to_config_error(exc, str(path)) from None
+    params = validate_strict(ComputeParams, values, str(path))
+    check_bounds(params.model_dump(), str(path))
+    return params
 
 
 def _check_system(system: SystemConfig, where: str, file: str) -> None:
@@ -127,5 +125,7 @@ def load_run(path: str | Path, overrides: list[str] | None = None) -> ResolvedRu
         compute = default_compute if system.compute is None else load_compute(
             system.compute, file=file, field_path=f"{where}.compute")
         systems.append(ResolvedSystem(index=i, config=system, devices=devices, compute=compute))
-    return ResolvedRun(file=file, config=cfg, model=model, systems=tuple(systems),
-                       baseline=baseline)
+    run = ResolvedRun(file=file, config=cfg, model=model, systems=tuple(systems),
+                      baseline=baseline)
+    check_resolved(run)   # bounds of every number, unit counts (qmcsim/config/checks.py)
+    return run

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from qmcsim.config.yamlio import MAX_DEPTH, parse_yaml, yaml_problem
 from qmcsim.errors import ConfigError
 
 _INDEX = re.compile(r"\[(\d+)\]")
@@ -19,6 +20,17 @@ _INDEX = re.compile(r"\[(\d+)\]")
 
 def parse_path(path: str) -> list[str]:
     return [p for p in _INDEX.sub(r".\1", path).split(".") if p]
+
+
+def parse_value(text: str, where: str, file: str = "--set") -> Any:
+    """A `--set` value: one YAML scalar or flow collection, through the strict loader."""
+    try:
+        return parse_yaml(text)
+    except yaml.YAMLError as exc:
+        _, problem = yaml_problem(exc)
+        raise ConfigError(file, where, f"a YAML value expected ({problem})") from None
+    except RecursionError:
+        raise ConfigError(file, where, "a YAML value expected (nested too deeply)") from None
 
 
 def _child(node: Any, key: str, where: str) -> tuple[Any, Any]:
@@ -39,12 +51,14 @@ def apply_overrides(raw: dict[str, Any], assignments: list[str]) -> dict[str, An
     for assignment in assignments:
         path, sep, text = assignment.partition("=")
         if not sep or not path.strip():
-            raise ConfigError("--set", assignment, "expected path.to.field=value")
+            raise ConfigError("--set", assignment[:60], "expected path.to.field=value")
         parts = parse_path(path.strip())
-        try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError:
-            raise ConfigError("--set", path, f"a YAML value expected, got {text!r}") from None
+        rest = _INDEX.sub("", path)
+        if not parts or len(parts) > MAX_DEPTH or "[" in rest or "]" in rest or \
+                any(p != p.strip() for p in parts):
+            raise ConfigError("--set", path.strip()[:60], "a dotted field path expected "
+                              "(e.g. systems.qmc.format.rho or systems[1].name)")
+        value = parse_value(text, path)
         node: Any = out
         for depth, key in enumerate(parts[:-1]):
             where = ".".join(parts[: depth + 1])

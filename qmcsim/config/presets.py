@@ -10,6 +10,7 @@ folder added this way.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ from qmcsim.config.yamlio import read_yaml_mapping
 from qmcsim.errors import ConfigError
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent.parent
+# A preset is named, never addressed: no separators, no "..", no hidden files.
+PRESET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}")
 
 
 def preset_roots() -> list[Path]:
@@ -34,7 +37,17 @@ def available(folder: str) -> list[str]:
     return sorted(names)
 
 
+def check_preset_name(folder: str, name: object, *, file: str, field_path: str) -> str:
+    """A preset name (letters, digits, . _ + -), not a path: it cannot leave the preset folders."""
+    if not isinstance(name, str) or not PRESET_NAME.fullmatch(name) or ".." in name:
+        shown = repr(name) if len(repr(name)) <= 60 else repr(name)[:57] + "..."
+        raise ConfigError(file, field_path, f"a {folder} preset name expected (letters, digits, "
+                          f"'.', '_', '+', '-'; no paths), got {shown}")
+    return name
+
+
 def preset_path(folder: str, name: str, *, file: str, field_path: str) -> Path:
+    check_preset_name(folder, name, file=file, field_path=field_path)
     for root in preset_roots():
         candidate = root / folder / f"{name}.yaml"
         if candidate.is_file():

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import simpy
 
 from qmcsim.compute import ComputeParams
+from qmcsim.compute.kernels import op_energy_pj, op_time_ns, op_work
 from qmcsim.engine.sampling import fractions, lerp, lerp_int
 from qmcsim.errors import SimulationError
 from qmcsim.memories.base import ClassStats, Memory, Request
@@ -59,7 +60,8 @@ class SystemTrace:
 class Replay:
     def __init__(self, memories: dict[str, Memory], compute: ComputeParams,
                  precision: str, merge_sync_ns: float, include_static: bool,
-                 onchip_buffer: str | None = None, decode_stride: int = 1) -> None:
+                 onchip_buffer: str | None = None, batch: int = 1,
+                 decode_stride: int = 1) -> None:
         self.memories = memories
         self.env = next(iter(memories.values())).env
         self.compute = compute
@@ -68,6 +70,9 @@ class Replay:
         self.include_static = include_static
         self.onchip_buffer = onchip_buffer
         self._static_seen: dict[str, float] = {}
+        self.batch = batch
+        self._compute_pj = 0.0    # accelerator energy so far (calibrated presets only)
+        self._compute_seen_pj = 0.0
         if decode_stride < 1:
             raise ValueError(f'"decode_stride" must be >= 1, got {decode_stride}')
         self.decode_stride = decode_stride  # 1: every decode token simulated (exhaustive)
@@ -86,7 +91,7 @@ class Replay:
             if self.onchip_buffer is not None and a.memory != self.onchip_buffer:
                 yield from self._staged(self.onchip_buffer, request)
 
-    def _op(self, op: OpStep) -> Generator[simpy.Event, object, None]:
+    def _op(self, op: OpStep, tokens: int) -> Generator[simpy.Event, object, None]:
         env = self.env
         weights: list[simpy.Process] = []
         others: list[simpy.Event] = []
@@ -98,11 +103,21 @@ class Replay:
             waits.append(env.process(self._after(env.all_of(weights), self.merge_sync_ticks)))
         else:
             waits.extend(weights)
-        if op.flops:
-            waits.append(env.timeout(ns_to_ticks(
-                op.flops / self.compute.peak_flops_per_ns(self.precision))))
+        if self.compute.kernels is None:   # ideal roofline: compute overlaps the streams
+            if op.flops:
+                waits.append(env.timeout(ns_to_ticks(
+                    op.flops / self.compute.peak_flops_per_ns(self.precision))))
+            if waits:
+                yield env.all_of(waits)
+            return
+        start = env.now   # calibrated: qmcsim.compute.kernels times the operator
         if waits:
             yield env.all_of(waits)
+        work = op_work(op, tokens, self.batch, self.compute.kernels.launches)
+        total = ns_to_ticks(op_time_ns(work, ticks_to_ns(env.now - start), self.compute))
+        self._compute_pj += op_energy_pj(work, self.compute)
+        if total > env.now - start:
+            yield env.timeout(total - (env.now - start))
 
     def _staged(self, buffer: str, request: Request) -> Iterator[tuple[str, Request, bool]]:
         """The on-chip buffer between memories and compute: every byte streamed in is written
@@ -132,7 +147,7 @@ class Replay:
             current[:] = [step]
             before, start = self._snapshot(), self.env.now
             for op in step.ops:
-                yield self.env.process(self._op(op))
+                yield self.env.process(self._op(op, step.tokens))
             elapsed_ns = ticks_to_ns(self.env.now - start)
             records.append(StepRecord(step=step.index, phase=step.phase, tokens=step.tokens,
                                       context=step.context, time_ns=elapsed_ns))
@@ -239,6 +254,8 @@ class Replay:
                              write_bytes=0, requests=0, energy_pj=0.0, busy_ns=0.0,
                              queue_ns=0.0)
         keys = sorted(counts)
+        if self.compute.energy is not None:   # accelerator energy: interpolated like the rest
+            keys.append(("accelerator", "compute"))
         if self.include_static:
             keys += [(name, "static") for name in sorted(self.memories)]
         rows = []
@@ -274,6 +291,12 @@ class Replay:
                 row_hits=now.row_hits - old.row_hits,
                 row_misses=now.row_misses - old.row_misses,
                 row_conflicts=now.row_conflicts - old.row_conflicts))
+        if self.compute.energy is not None:
+            rows.append(TrafficRecord(step=step, memory="accelerator", traffic_class="compute",
+                                      read_bytes=0, write_bytes=0, requests=0,
+                                      energy_pj=self._compute_pj - self._compute_seen_pj,
+                                      busy_ns=0.0, queue_ns=0.0))
+            self._compute_seen_pj = self._compute_pj
         if self.include_static:
             for name, memory in sorted(self.memories.items()):
                 total = memory.static_energy_pj()

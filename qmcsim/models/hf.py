@@ -364,12 +364,15 @@ BUILDERS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
 def build_model(cfg: Mapping[str, Any], *, name: str, source: str,
                 published_parameters: int | None = None) -> ModelShape:
     from qmcsim.models.hymba import build_hymba
+    from qmcsim.models.validate import check_config
 
     builders = {**BUILDERS, "hymba": build_hymba}
     model_type = cfg.get("model_type")
-    if model_type not in builders:
+    if not isinstance(model_type, str) or model_type not in builders:
+        shown = repr(model_type) if len(repr(model_type)) <= 40 else repr(model_type)[:37] + "..."
         raise UnsupportedModel("model_type", f"one of {sorted(builders)} expected, "
-                               f"got {model_type!r}")
+                               f"got {shown}")
+    check_config(cfg)
     parts = builders[model_type](cfg)
     return ModelShape(name=name, family=str(model_type), source=source,
                       published_parameters=published_parameters, **parts)

@@ -10,6 +10,8 @@ from qmcsim.errors import ConfigError
 from qmcsim.models.hf import UnsupportedModel, build_model
 from qmcsim.models.shape import ModelShape
 
+MAX_CONFIG_JSON_BYTES = 4 << 20   # Hugging Face config.json files are a few kB
+
 
 def load_model(spec: str, *, file: str, field_path: str,
                base_dir: Path | None = None) -> ModelShape:
@@ -28,16 +30,29 @@ def load_model(spec: str, *, file: str, field_path: str,
                            published_parameters=published if isinstance(published, int) else None)
     except UnsupportedModel as exc:
         raise ConfigError(str(preset_file), f"config.{exc.field}", exc.expected) from None
+    except (ValueError, TypeError) as exc:   # a dimension no builder can lay out
+        raise ConfigError(str(preset_file), "config", f"a buildable model expected "
+                          f"({str(exc)[:120]})") from None
 
 
 def _from_config_json(path: Path, *, file: str, field_path: str) -> ModelShape:
     try:
-        cfg = json.loads(path.read_text(encoding="utf-8"))
+        with open(path, "rb") as f:
+            data = f.read(MAX_CONFIG_JSON_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(file, field_path, f"model preset name or config.json path expected; "
                           f"{str(path)!r} does not exist") from None
-    except (OSError, ValueError) as exc:
-        raise ConfigError(str(path), "", f"valid JSON expected ({exc})") from None
+    except OSError as exc:
+        raise ConfigError(str(path), "", f"a readable file expected ({exc.strerror})") from None
+    if len(data) > MAX_CONFIG_JSON_BYTES:
+        raise ConfigError(str(path), "", f"a config.json of at most {MAX_CONFIG_JSON_BYTES:,} "
+                          "bytes expected")
+    try:
+        cfg = json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        reason = str(exc).splitlines()[0][:100] if isinstance(exc, ValueError) else \
+            "nested too deeply"
+        raise ConfigError(str(path), "", f"valid JSON expected ({reason})") from None
     if not isinstance(cfg, dict):
         raise ConfigError(str(path), "", "expected a JSON object")
     name = path.parent.name if path.name == "config.json" else path.stem
@@ -45,3 +60,10 @@ def _from_config_json(path: Path, *, file: str, field_path: str) -> ModelShape:
         return build_model(cfg, name=name, source=str(path))
     except UnsupportedModel as exc:
         raise ConfigError(str(path), exc.field, exc.expected) from None
+    except (ValueError, TypeError) as exc:   # a dimension no builder can lay out
+        raise ConfigError(str(path), "", f"a buildable model expected ({str(exc)[:120]})") \
+            from None
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not valid JSON")

@@ -17,6 +17,7 @@ import csv
 import json
 import math
 import os
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,10 @@ PHASES: tuple[str, ...] = ("prefill", "decode")
 TENSOR_CLASSES: frozenset[str] = frozenset(MATRIX_CLASSES | {"norm", "bias", "meta"})
 PARQUET_MAGIC = b"PAR1"
 ROWS_PER_CHUNK = 65_536
+# Plausibility bounds on stored values (qmcsim's own traces stay far below them)
+MAX_FLOPS_PER_ROW = 1e18       # one operator of one step: 2 x 1e9 weights x 5e8 tokens
+MAX_TOKEN = 2**31 - 1          # token positions and tokens per step
+MAX_BYTE = 2**62               # addresses and sizes (a memory of 4 EiB)
 
 
 @dataclass(frozen=True)
@@ -112,13 +117,15 @@ def write_trace(path: str | Path, steps: Iterable[Step], *, csv_format: bool = F
                 rows_per_chunk: int = ROWS_PER_CHUNK) -> WriteSummary:
     """Write `steps` to `path` (Parquet, or CSV with `csv_format`), one chunk of rows at a time.
 
-    The file appears only when complete: rows go to `<path>.part`, renamed at the end; on any
-    error the partial file is removed.
+    The file appears only when complete: rows go to a unique temporary file beside `path`
+    (qmcsim.results.atomic_file), renamed at the end; on any error it is removed. Parquet
+    pages carry CRC checksums, verified on every read.
     """
+    from qmcsim.results import atomic_file
+
     path = Path(path)
-    tmp = path.with_name(path.name + ".part")
     n_steps = n_rows = 0
-    try:
+    with atomic_file(path) as tmp:
         writer: _ParquetSink | _CsvSink = (_CsvSink(tmp) if csv_format
                                            else _ParquetSink(tmp, metadata or {}))
         with writer:
@@ -132,10 +139,6 @@ def write_trace(path: str | Path, steps: Iterable[Step], *, csv_format: bool = F
                     buffer = []
             writer.write(buffer)
             n_rows += len(buffer)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return WriteSummary(path=path, file_format="csv" if csv_format else "parquet",
                         steps=n_steps, rows=n_rows, nbytes=path.stat().st_size)
 
@@ -144,7 +147,8 @@ class _ParquetSink:
     def __init__(self, path: Path, metadata: dict[str, Any]) -> None:
         meta = {b"qmcsim.trace_schema": SCHEMA_VERSION.encode()}
         meta.update({f"qmcsim.{k}".encode(): json.dumps(v).encode() for k, v in metadata.items()})
-        self.writer = pq.ParquetWriter(path, SCHEMA.with_metadata(meta), compression="zstd")
+        self.writer = pq.ParquetWriter(path, SCHEMA.with_metadata(meta), compression="zstd",
+                                       write_page_checksum=True)
 
     def write(self, rows: list[tuple[Any, ...]]) -> None:
         if rows:
@@ -192,8 +196,17 @@ def trace_metadata(path: str | Path) -> dict[str, Any]:
     if not _is_parquet(path):
         return {}
     raw = _open_parquet(path).schema_arrow.metadata or {}
-    return {k.decode()[len("qmcsim."):]: json.loads(v) if k != b"qmcsim.trace_schema"
-            else v.decode() for k, v in raw.items() if k.startswith(b"qmcsim.")}
+    out: dict[str, Any] = {}
+    for k, v in raw.items():
+        if not k.startswith(b"qmcsim."):
+            continue
+        try:
+            key = k.decode()[len("qmcsim."):]
+            out[key] = v.decode() if k == b"qmcsim.trace_schema" else json.loads(v)
+        except (ValueError, RecursionError):
+            raise TraceError(str(path), None, None, f"valid JSON expected in the Parquet "
+                             f"metadata key {k[:60]!r}") from None
+    return out
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -203,18 +216,20 @@ Batch = tuple[int, dict[str, list[Any]]]   # (1-based row number of the first ro
 
 def _is_parquet(path: Path) -> bool:
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):   # not /dev/zero, a FIFO, a folder
+            raise TraceError(str(path), None, None, "a regular file expected")
         with open(path, "rb") as f:
             return f.read(4) == PARQUET_MAGIC
     except FileNotFoundError:
         raise TraceError(str(path), None, None, "file does not exist") from None
     except OSError as exc:
-        raise TraceError(str(path), None, None, f"unreadable ({exc})") from None
+        raise TraceError(str(path), None, None, f"unreadable ({exc.strerror})") from None
 
 
 def _open_parquet(path: Path) -> pq.ParquetFile:
     try:
-        return pq.ParquetFile(path)
-    except (pa.ArrowException, OSError) as exc:
+        return pq.ParquetFile(path, page_checksum_verification=True)
+    except (pa.ArrowException, OSError, ValueError) as exc:
         raise TraceError(str(path), None, None, "a complete Parquet file expected "
                          f"(truncated or corrupt: {_first_line(exc)})") from None
 
@@ -261,7 +276,7 @@ def _parquet_batches(path: Path, rows_per_chunk: int) -> Iterator[Batch]:
             batch = next(it)
         except StopIteration:
             return
-        except (pa.ArrowException, OSError) as exc:
+        except (pa.ArrowException, OSError, ValueError) as exc:
             raise TraceError(file, row, None, "readable rows expected (truncated or corrupt: "
                              f"{_first_line(exc)})") from None
         yield row, {name: batch.column(name).to_pylist() for name in present}
@@ -305,6 +320,9 @@ def _csv_batches(path: Path, rows_per_chunk: int) -> Iterator[Batch]:
             header = next(reader)
         except csv.Error as exc:
             raise TraceError(file, None, None, f"a CSV header expected ({exc})") from None
+        except UnicodeDecodeError:
+            raise TraceError(file, None, None, "UTF-8 text expected (a binary file, or a "
+                             "Parquet file without its PAR1 magic bytes?)") from None
         present = _check_header(file, header)
         index = {name: header.index(name) for name in present}
         kinds = {name: COLUMN_BY_NAME[name].kind for name in present}
@@ -330,6 +348,9 @@ def _csv_batches(path: Path, rows_per_chunk: int) -> Iterator[Batch]:
                 row += 1
         except csv.Error as exc:
             raise TraceError(file, row, None, f"valid CSV expected ({exc})") from None
+        except UnicodeDecodeError:
+            raise TraceError(file, row, None, "UTF-8 text expected (a binary file, or a "
+                             "Parquet file without its PAR1 magic bytes?)") from None
         if not ends_with_newline and row > 1:
             raise TraceError(file, row - 1, None, "the last row does not end with a newline "
                              "(truncated file?)")
@@ -342,6 +363,11 @@ def _batches(path: Path, rows_per_chunk: int) -> Iterator[Batch]:
         raise ValueError(f'"rows_per_chunk" must be >= 1, got {rows_per_chunk}')
     return (_parquet_batches(path, rows_per_chunk) if _is_parquet(path)
             else _csv_batches(path, rows_per_chunk))
+
+
+def _range(value: int, low: int, high: int) -> str:
+    return f">= {low} expected, got {value}" if value < low else \
+        f"at most {high:,} expected, got {value:,}"
 
 
 def _bad(file: str, row: int, column: str, expected: str) -> TraceError:
@@ -421,21 +447,22 @@ def read_steps(path: str | Path, on_row: Callable[[int], None] | None = None, *,
             if step < 0:
                 raise _bad(file, row, "step", f">= 0 expected, got {step}")
             _check_enum(file, row, "phase", phase, PHASES, False)
-            if token < 0:
-                raise _bad(file, row, "token", f">= 0 expected, got {token}")
-            if tokens < 1:
-                raise _bad(file, row, "tokens", f">= 1 expected, got {tokens}")
+            if not 0 <= token <= MAX_TOKEN:
+                raise _bad(file, row, "token", _range(token, 0, MAX_TOKEN))
+            if not 1 <= tokens <= MAX_TOKEN:
+                raise _bad(file, row, "tokens", _range(tokens, 1, MAX_TOKEN))
             if layer is not None and layer < 0:
                 raise _bad(file, row, "layer", f">= 0 or empty expected, got {layer}")
             if not operator:
                 raise _bad(file, row, "operator", "a non-empty name expected")
             _check_enum(file, row, "traffic_class", cls, ROW_CLASSES, False)
-            if address < 0:
-                raise _bad(file, row, "address", f">= 0 expected, got {address}")
-            if nbytes < 0:
-                raise _bad(file, row, "nbytes", f">= 0 expected, got {nbytes}")
-            if not math.isfinite(op_flops) or op_flops < 0:
-                raise _bad(file, row, "flops", f"a finite number >= 0 expected, got {op_flops}")
+            if not 0 <= address <= MAX_BYTE:
+                raise _bad(file, row, "address", _range(address, 0, MAX_BYTE))
+            if not 0 <= nbytes <= MAX_BYTE:
+                raise _bad(file, row, "nbytes", _range(nbytes, 0, MAX_BYTE))
+            if not math.isfinite(op_flops) or not 0 <= op_flops <= MAX_FLOPS_PER_ROW:
+                raise _bad(file, row, "flops", f"a finite number in [0, {MAX_FLOPS_PER_ROW:g}] "
+                           f"expected, got {op_flops}")
 
             # step boundaries
             if current is None or step != current.index:
@@ -504,12 +531,14 @@ class TraceInfo:
     rows: int
     memories: frozenset[str]
     phases: dict[str, int]
+    max_end: dict[str, int]    # memory -> highest byte an access reaches (address + nbytes)
 
 
 def scan_trace(path: str | Path) -> TraceInfo:
     """Validate a whole trace in one streaming pass; TraceError on the first bad row."""
     memories: set[str] = set()
     phases: dict[str, int] = {}
+    max_end: dict[str, int] = {}
     rows = 0
 
     def count(n: int) -> None:
@@ -521,6 +550,9 @@ def scan_trace(path: str | Path) -> TraceInfo:
         steps += 1
         phases[step.phase] = phases.get(step.phase, 0) + 1
         for op in step.ops:
-            memories.update(a.memory for a in op.accesses)
+            for a in op.accesses:
+                memories.add(a.memory)
+                if a.nbytes and a.address + a.nbytes > max_end.get(a.memory, 0):
+                    max_end[a.memory] = a.address + a.nbytes
     return TraceInfo(path=Path(path), steps=steps, rows=rows, memories=frozenset(memories),
-                     phases=phases)
+                     phases=phases, max_end=max_end)

@@ -115,12 +115,17 @@ class ChannelController:
     def __init__(self, timing: CompiledTiming, *, read_queue_size: int = 32,
                  write_queue_size: int = 32, write_high_watermark: float = 0.8,
                  write_low_watermark: float = 0.2, page_policy: str = "open",
-                 refresh: str = "all_bank", log: list[tuple[int, int, int, int]] | None = None
-                 ) -> None:
+                 refresh: str = "all_bank", log: list[tuple[int, int, int, int]] | None = None,
+                 refresh_groups: Sequence[Sequence[int]] = (),
+                 refresh_interval: int | None = None) -> None:
         if page_policy not in ("open", "closed"):
             raise ValueError(f'"page_policy" must be "open" or "closed", got {page_policy!r}')
-        if refresh not in ("all_bank", "per_bank", "off"):
-            raise ValueError(f'"refresh" must be "all_bank", "per_bank" or "off", got {refresh!r}')
+        if refresh == "per_bank" and not refresh_groups:  # LPDDR5's pairs
+            half = timing.org.bank_groups * timing.org.banks_per_group // 2
+            refresh_groups = tuple((p, p + half) for p in range(half))
+        if refresh not in ("all_bank", "off") and not refresh_groups:
+            raise ValueError(f"refresh {refresh!r} needs refresh_groups")
+        self.ref_groups = tuple(tuple(g) for g in refresh_groups)
         self.t = timing
         org = timing.org
         self.n_banks = org.banks
@@ -145,7 +150,8 @@ class ChannelController:
         self.refresh = refresh
         v = timing.values
         self.n_cl, self.n_cwl, self.n_bl = v["nCL"], v["nCWL"], v["nBL"]
-        self.n_refi = v["nREFIpb"] if refresh == "per_bank" else v["nREFI"]
+        self.n_refi = refresh_interval if refresh_interval is not None else \
+            (v["nREFIpb"] if refresh == "per_bank" else v["nREFI"])
         self.ref_due = self.n_refi if refresh != "off" else INF
         self.ref_pair = 0
         self.seq = 0
@@ -308,9 +314,9 @@ class ChannelController:
                             max(self._earliest(REFAB, r * self.banks_per_rank), due), None, None)
             self.ref_due = due + self.n_refi
             return True
-        # per-bank: banks p and p + n/2 of rank 0 .. (one pair per tREFIpb)
-        half = self.banks_per_rank // 2
-        pair = (self.ref_pair % half, self.ref_pair % half + half)
+        # partial refresh: the next bank group in rotation
+        k = self.ref_pair % len(self.ref_groups)
+        pair = self.ref_groups[k]
         for b in pair:
             if self.open_row[b] != NO_ROW:
                 t = max(self._earliest(PRE, b), due)
@@ -318,10 +324,10 @@ class ChannelController:
                     return False
                 self._issue(PRE, b, t, None, None)
                 return True
-        t = max(self._earliest(REFPB, pair[0]), self._earliest(REFPB, pair[1]), due)
+        t = max(max(self._earliest(REFPB, b) for b in pair), due)
         if t >= until:
             return False
-        self._issue(REFPB, pair[0], t, None, None, pair[1])
+        self._issue(REFPB, pair[0], t, None, None, pair[1:], k)
         self.ref_pair += 1
         self.ref_due = due + self.n_refi
         return True
@@ -334,7 +340,8 @@ class ChannelController:
                 R[idx] = v
 
     def _issue(self, cmd: int, bank: int, t: int, e: list[int] | None,
-               queue: dict[int, list[list[int]]] | None, bank2: int | None = None) -> None:
+               queue: dict[int, list[list[int]]] | None, others: tuple[int, ...] = (),
+               group: int = -1) -> None:
         open_row = self.open_row
         if cmd == RD or cmd == WR:
             row = open_row[bank]
@@ -345,12 +352,12 @@ class ChannelController:
             if self.closed_page and not any(x[E_ROW] == row for x in lst):
                 cmd = RDA if cmd == RD else WRA
         self._apply(cmd, bank, t)
-        if bank2 is not None:
-            self._apply(cmd, bank2, t)
+        for b in others:
+            self._apply(cmd, b, t)
         self.cmd_free = t + self.t.command_bus
         self.clk = t
-        if self.log is not None:  # (cycle, command, bank, row; for REFpb the paired bank)
-            self.log.append((t, cmd, bank, bank2 if bank2 is not None else
+        if self.log is not None:  # (cycle, command, bank, row; for REFpb its bank group)
+            self.log.append((t, cmd, bank, group if cmd == REFPB else
                              (open_row[bank] if e is None else e[E_ROW])))
         if e is not None and e[E_FIRST] < 0:
             e[E_FIRST] = t

@@ -16,24 +16,23 @@ from typing import Any
 import pytest
 from burst_reference import ChannelController as RefController
 from burst_reference import CompiledTiming as RefTiming
-from dram_helpers import IMPLEMENTATIONS, controller, load
+from dram_helpers import IMPLEMENTATIONS, check, controller, load
 
-from qmcsim.memories.dram.checker import check_log
+from qmcsim.memories.dram.channel import refresh_args
 from qmcsim.memories.dram.params import DramParams, timing_cycles
-from qmcsim.memories.dram.spec import LPDDR5_CONSTRAINTS
 
 Trace = list[tuple[int, int, list[tuple[int, int, int]], bool]]  # tag, arrival, bursts, write
 
 
 def _reference(params: DramParams, log: list, **kw: Any) -> RefController:
-    timing = RefTiming.build(LPDDR5_CONSTRAINTS, timing_cycles(params),
+    timing = RefTiming.build(params.spec.resolved, timing_cycles(params),
                              params.org.organisation())
     cp = params.controller
     args: dict[str, Any] = {
         "read_queue_size": cp.read_queue_size, "write_queue_size": cp.write_queue_size,
         "write_high_watermark": cp.write_high_watermark,
-        "write_low_watermark": cp.write_low_watermark, "page_policy": cp.page_policy,
-        "refresh": cp.refresh}
+        "write_low_watermark": cp.write_low_watermark, "page_policy": cp.page_policy}
+    args.update(refresh_args(params, kw.pop("refresh", None)))
     args.update(kw)
     return RefController(timing, log=log, **args)
 
@@ -177,6 +176,19 @@ CASES: dict[str, tuple[dict, dict, Trace, str]] = {
         _trace("random", 1500, 24, rows=3, writes=0.2), 6), "chunks"),
     "row-runs-closed": ({"controller": {"page_policy": "closed"}}, {},
                         _trace("row-runs", 5000, 25, writes=0.1, max_bursts=3), "chunks"),
+    # the other standards: their constraint tables and refresh modes through both controllers
+    "ddr5-mixed": ({"name": "ddr5-4800-x16"}, {},
+                   _trace("random", 3000, 30, rows=4, writes=0.3, max_bursts=2,
+                          gap=(0, 1, 9, 40)), "until"),
+    "ddr5-same-bank-sequential": ({"name": "ddr5-4800-x16",
+                                   "controller": {"refresh": "same_bank"}}, {},
+                                  _trace("sequential", 6000, 31, writes=0.1), "chunks"),
+    "hbm3-mixed": ({"name": "hbm3-6400-pc"}, {},
+                   _trace("random", 3000, 32, rows=4, writes=0.3, max_bursts=2,
+                          gap=(0, 1, 9, 40)), "until"),
+    "hbm3-per-bank-row-runs": ({"name": "hbm3-6400-pc", "controller": {"refresh": "per_bank"}},
+                               {}, _trace("row-runs", 5000, 33, writes=0.1, max_bursts=2),
+                               "chunks"),
 }
 
 
@@ -201,5 +213,4 @@ def test_command_log_identical_to_frozen_reference(name: str, impl: Any) -> None
     assert new.open_cycles(new.clk + 5) == ref.open_cycles(ref.clk + 5)
     assert not new.busy()
     assert sum(h + m + c for *_, h, m, c in new_done) == sum(len(b) for _, _, b, _ in trace)
-    assert check_log(new_log, LPDDR5_CONSTRAINTS, timing_cycles(params),
-                     params.org.organisation()) == []
+    assert check(new_log, params) == []

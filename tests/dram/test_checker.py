@@ -5,11 +5,10 @@ from __future__ import annotations
 import random
 
 import pytest
-from dram_helpers import controller, load
+from dram_helpers import PARTIAL_REFRESH, check, controller, load
 
-from qmcsim.memories.dram.checker import check_log
 from qmcsim.memories.dram.params import DramParams, timing_cycles
-from qmcsim.memories.dram.spec import ACT, LPDDR5_CONSTRAINTS, RD
+from qmcsim.memories.dram.spec import ACT, RD
 
 
 def _mixed_run(params: DramParams, n: int, seed: int) -> list:
@@ -28,26 +27,33 @@ def _mixed_run(params: DramParams, n: int, seed: int) -> list:
 
 
 @pytest.mark.parametrize("overrides", [
-    {}, {"controller": {"page_policy": "closed"}}, {"controller": {"refresh": "per_bank"}},
+    {}, {"controller": {"page_policy": "closed"}}, "partial-refresh",
 ])
-def test_controller_logs_have_no_violations(overrides: dict, preset: DramParams) -> None:
+def test_controller_logs_have_no_violations(overrides: dict | str, preset: DramParams) -> None:
+    if overrides == "partial-refresh":
+        overrides = {"controller": {"refresh": PARTIAL_REFRESH[preset.standard]}}
+    assert isinstance(overrides, dict)
     params = load(preset.name, **overrides)
     log = _mixed_run(params, 4000, seed=7)
     kinds = {cmd for _, cmd, _, _ in log}
     assert len(kinds) >= 5  # ACT, PRE or PREA, RD, WR (or RDA, WRA), a refresh
-    assert check_log(log, LPDDR5_CONSTRAINTS, timing_cycles(params),
-                     params.org.organisation()) == []
+    assert check(log, params) == []
 
 
-def test_checker_flags_shifted_command_and_bad_state(lp5: DramParams) -> None:
-    v, org = timing_cycles(lp5), lp5.org.organisation()
-    log = _mixed_run(lp5, 500, seed=3)
-    i = next(k for k, x in enumerate(log) if x[1] == RD and log[k - 1][1] == ACT
-             and log[k - 1][2] == x[2])
+def test_checker_flags_shifted_command_and_bad_state(preset: DramParams) -> None:
+    v = timing_cycles(preset)
+    log = _mixed_run(preset, 500, seed=3)
+    last_on_bank: dict[int, int] = {}
+    for k, x in enumerate(log):  # a RD right after its bank's ACT
+        j = last_on_bank.get(x[2])
+        if x[1] == RD and j is not None and log[j][1] == ACT:
+            i, act_t = k, log[j][0]
+            break
+        last_on_bank[x[2]] = k
     bad = list(log)
     _t, cmd, bank, row = bad[i]
-    bad[i] = (bad[i - 1][0] + v["nRCD"] - 1, cmd, bank, row)
-    found = check_log(bad, LPDDR5_CONSTRAINTS, v, org)
+    bad[i] = (act_t + v["nRCD"] - 1, cmd, bank, row)
+    found = check(bad, preset)
     assert found and found[0].index == i and "nRCD" not in found[0].rule
     wrong_row = [(0, ACT, 0, 1), (v["nRCD"], RD, 0, 2)]
-    assert "open row is 1" in check_log(wrong_row, LPDDR5_CONSTRAINTS, v, org)[0].rule
+    assert "open row is 1" in check(wrong_row, preset)[0].rule

@@ -78,7 +78,8 @@ def test_per_bank_refresh_rotates_over_bank_pairs() -> None:
     c = controller(p, log=log)
     c.push(1, 0, [(0, 1, 0)], False)
     c.run(until=9 * 391 + 1)
-    refs = [(bank, pair) for _, cmd, bank, pair in log if COMMANDS[cmd] == "REFpb"]
-    assert refs == [(b, b + 8) for b in range(8)] + [(0, 8)]
+    refs = [(bank, group) for _, cmd, bank, group in log if COMMANDS[cmd] == "REFpb"]
+    assert refs == [(b, b) for b in range(8)] + [(0, 0)]  # group k: banks k and k + 8
+    assert p.spec.refresh_groups("per_bank", p.org.organisation())[:2] == ((0, 8), (1, 9))
     assert [COMMANDS[x[1]] for x in log][:4] == ["ACT", "RD", "PRE", "REFpb"]
     assert ACT in [x[1] for x in log] and RDA not in [x[1] for x in log]

@@ -40,9 +40,10 @@ FAST_COMPUTE = ComputeParams(name="c", peak_tflops_fp16=1000.0, peak_tops_int8=2
                              utilization=1.0, onchip_buffer_bytes=4096)
 
 
-def _memory(fidelity: str, count: int, **controller: object) -> DramMemory:
+def _memory(fidelity: str, count: int, preset: str = "lpddr5-6400-x16",
+            **controller: object) -> DramMemory:
     return DramMemory(simpy.Environment(), "dram",
-                      load(controller={"fidelity": fidelity, **controller}), count)
+                      load(preset, controller={"fidelity": fidelity, **controller}), count)
 
 
 def _streams(mem: DramMemory, reqs: list[tuple[float, Request]]) -> float:
@@ -67,24 +68,49 @@ CONCURRENT = [  # weights, KV and activations at once, a write stream joining la
 ]
 
 
-@pytest.mark.parametrize("controller", [{}, {"page_policy": "closed"}, {"refresh": "per_bank"}],
-                         ids=["open-allbank", "closed", "per-bank-refresh"])
-def test_concurrent_streams_match_burst_mode(controller: dict[str, str]) -> None:
-    mems = {f: _memory(f, 4, **controller) for f in ("burst", "fast")}
+# Known gaps, measured when written (and the looser bound each case gets for it):
+# - ddr5-same-bank: fast mode counts 624 activations where burst mode counts 512 (+22 %). The
+#   sequential stream's bank index advances almost in step with the REFsb rotation, so which
+#   refreshes hit an open bank depends on the exact cycle; fast mode's estimated times do not
+#   reproduce that phase. Latency and energy still agree within 2 % (latency +1.6 %, static
+#   energy +1.7 %), not within the 1 % the other cases hold.
+# - hbm3: static energy +2.2 %. Fast mode counts banks open through each refresh (open cycles
+#   +10 %, as for LPDDR5's +6 %); HBM3's active standby is 37.5 % above precharge standby
+#   (LPDDR5: 11 %), so the same approximation weighs more.
+ACT_TOL = {"ddr5-same-bank": 0.25}
+LAT_TOL = {"ddr5-same-bank": 0.02}
+STATIC_TOL = {"hbm3": 0.03, "ddr5-same-bank": 0.02}
+
+
+STREAM_CASES = [
+    ("open-allbank", "lpddr5-6400-x16", {}),
+    ("closed", "lpddr5-6400-x16", {"page_policy": "closed"}),
+    ("per-bank-refresh", "lpddr5-6400-x16", {"refresh": "per_bank"}),
+    ("ddr5", "ddr5-4800-x16", {}), ("ddr5-same-bank", "ddr5-4800-x16", {"refresh": "same_bank"}),
+    ("hbm3", "hbm3-6400-pc", {}), ("hbm3-per-bank", "hbm3-6400-pc", {"refresh": "per_bank"}),
+]
+
+
+@pytest.mark.parametrize(("case", "preset", "controller"), STREAM_CASES,
+                         ids=[c[0] for c in STREAM_CASES])
+def test_concurrent_streams_match_burst_mode(case: str, preset: str,
+                                             controller: dict[str, str]) -> None:
+    mems = {f: _memory(f, 4, preset, **controller) for f in ("burst", "fast")}
     t = {f: _streams(m, CONCURRENT) for f, m in mems.items()}
-    assert t["fast"] == pytest.approx(t["burst"], rel=TOL)
+    assert t["fast"] == pytest.approx(t["burst"], rel=LAT_TOL.get(case, TOL))
     for cls in ("weights", "kv_cache", "activations"):
         b, f = (mems[k].stats.of(cls) for k in ("burst", "fast"))
-        assert f.dynamic_energy_pj == pytest.approx(b.dynamic_energy_pj, rel=TOL)
+        assert f.dynamic_energy_pj == pytest.approx(b.dynamic_energy_pj,
+                                                    rel=LAT_TOL.get(case, TOL))
         assert (f.read_bytes, f.write_bytes, f.requests) == (b.read_bytes, b.write_bytes,
                                                               b.requests)
         # every burst is counted once; activations (ACT) agree within 10 %
         assert f.row_hits + f.row_misses + f.row_conflicts == \
             b.row_hits + b.row_misses + b.row_conflicts
         assert f.row_misses + f.row_conflicts == pytest.approx(b.row_misses + b.row_conflicts,
-                                                               rel=0.1)
+                                                               rel=ACT_TOL.get(case, 0.1))
     assert mems["fast"].static_energy_pj() == pytest.approx(mems["burst"].static_energy_pj(),
-                                                            rel=TOL)
+                                                            rel=STATIC_TOL.get(case, TOL))
 
 
 def test_contending_streams_slow_each_other() -> None:
@@ -103,14 +129,22 @@ def _small_model_steps() -> list:
                                    onchip_buffer_bytes=4096).steps())
 
 
-def _replay(fidelity: str, steps: list) -> SystemTrace:
-    mem = _memory(fidelity, 16)
+def _replay(fidelity: str, steps: list, preset: str = "lpddr5-6400-x16",
+            count: int = 16) -> SystemTrace:
+    mem = _memory(fidelity, count, preset)
     return Replay({"dram": mem}, FAST_COMPUTE, "fp16", 0.0, include_static=True).run(steps)
 
 
-def test_small_model_per_step_latency_and_energy_match_burst_mode() -> None:
+# Only LPDDR5 here, to keep the suite fast; the other standards' fast mode is checked by the
+# concurrent-stream test above. Measured when written with this test: DDR5 (8 sub-channels)
+# steps within 0.4 % (latency) and 0.2 % (energy); HBM3 (8 pseudo channels) within 0.25 %; with
+# 16 HBM3 pseudo channels a decode step is only ~22 us and which of two steps a refresh lands
+# in shifts time between them (+2.1 %, then -1.4 %).
+@pytest.mark.parametrize(("preset", "count"), [("lpddr5-6400-x16", 16)])
+def test_small_model_per_step_latency_and_energy_match_burst_mode(preset: str,
+                                                                  count: int) -> None:
     steps = _small_model_steps()
-    burst, fast = _replay("burst", steps), _replay("fast", steps)
+    burst, fast = _replay("burst", steps, preset, count), _replay("fast", steps, preset, count)
     assert [s.phase for s in burst.steps] == ["prefill", "decode", "decode"]
     for b, f in zip(burst.steps, fast.steps, strict=True):
         assert f.time_ns == pytest.approx(b.time_ns, rel=TOL)

@@ -24,7 +24,7 @@ def test_unloaded_read_latency_formulas(preset: DramParams) -> None:
     assert _latency(c, 2, 500, 3, 10, 1) == v["nCL"] + v["nBL"]  # row hit
     assert _latency(c, 3, 1000, 3, 11, 0) == v["nRP" "pb"] + v["nRCD"] + v["nCL"] + v["nBL"]
     ns = (v["nRPpb"] + v["nRCD"] + v["nCL"]) * preset.timing.t_ck_ns
-    if preset.timing.data_rate_mt_per_s == 6400:
+    if preset.name == "lpddr5-6400-x16":
         assert ns == pytest.approx(58.75)  # reference/device-parameters.md formula check
 
 
@@ -55,6 +55,23 @@ def test_peak_sequential_bandwidth_is_refresh_limited(preset: DramParams) -> Non
     expected = 1 - v["nRFCab"] / v["nREFI"]
     assert measured == pytest.approx(expected, rel=0.02)
     assert measured < expected  # refresh costs more than tRFC alone (PREA, re-activation)
+
+
+def activation_limited_fraction(v: dict[str, int], banks: int) -> float:
+    """Upper bound of the data-bus fraction when every burst opens a row: one ACT per burst,
+    ACTs no closer than tRRD_S, tFAW / 4, and tRC over the banks."""
+    per_act = max(v["nRRD_S"], v["nFAW"] / 4, v["nRC"] / banks)
+    return min(1.0, v["nBL"] / per_act)
+
+
+def test_random_reads_are_activation_limited(preset: DramParams) -> None:
+    v = timing_cycles(preset)
+    bound = activation_limited_fraction(v, preset.org.organisation().banks)
+    seq = _stream(preset, 20_000, sequential=True)
+    rnd = _stream(preset, 20_000, sequential=False)
+    # measured when written: 0.88 (DDR5) to 0.92 (LPDDR5X) of the bound
+    assert 0.8 * bound < rnd <= bound
+    assert rnd < seq
 
 
 def test_random_reads_get_clearly_less_bandwidth(lp5: DramParams) -> None:

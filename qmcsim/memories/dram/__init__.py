@@ -1,2 +1,3 @@
-"""Command-level LPDDR5 model: spec, controller, checker, energy, fast mode, replay."""
+"""Command-level DRAM model (any standard: spec.py, standards/): controller, checker, energy, fast
+mode, replay."""
 from qmcsim.memories.dram.memory import DramMemory  # noqa: F401  (registers kind "dram")

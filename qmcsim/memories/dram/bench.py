@@ -43,7 +43,7 @@ def run_once(params: DramParams, n: int, pattern: str, seed: int = 0) -> tuple[f
         ctrl.finished.clear()
     ctrl.run()
     wall = time.perf_counter() - t0
-    n_bl = params.org.burst_length // (2 * params.timing.wck_to_ck)
+    n_bl = params.org.burst_length // params.timing.transfers_per_ck
     return n / wall, n * n_bl / max(1, ctrl.clk)
 
 

@@ -1,9 +1,9 @@
 """Replays an issued command log against the constraint table and flags every violation.
 
 Independent of the controller's compiled tables: for each command it walks the constraints of
-spec.py directly, against the last issue times recorded per (level node, command), plus the
-bank-state rules (ACT needs a closed bank, RD/WR an open bank on the same row, refresh needs the
-refreshed banks closed).
+the standard (spec.py, `Standard.resolved`) directly, against the last issue times recorded per
+(level node, command), plus the bank-state rules (ACT needs a closed bank, RD/WR an open bank
+on the same row, refresh needs the refreshed banks closed).
 """
 
 from __future__ import annotations
@@ -45,8 +45,17 @@ class Violation:
 
 
 def check_log(log: Iterable[tuple[int, int, int, int]], constraints: Sequence[Constraint],
-              values: dict[str, int], org: Organisation) -> list[Violation]:
-    """All violations in a log of (cycle, command id, bank, row) of one channel."""
+              values: dict[str, int], org: Organisation,
+              refresh_groups: Sequence[Sequence[int]] = (),
+              names: Sequence[str] = COMMANDS) -> list[Violation]:
+    """All violations in a log of (cycle, command id, bank, row) of one channel.
+
+    `constraints` in the controller's command roles (a standard's `resolved`); a partial
+    refresh's row field indexes `refresh_groups` (default: LPDDR5's per-bank pairs); `names`
+    are the standard's command names for the messages."""
+    if not refresh_groups:
+        half = org.bank_groups * org.banks_per_group // 2
+        refresh_groups = [(p, p + half) for p in range(half)]
     per_rank = org.bank_groups * org.banks_per_group
     lat = [con.latency.cycles(values) for con in constraints]
     last: dict[tuple[str, int, int], int] = {}
@@ -65,12 +74,13 @@ def check_log(log: Iterable[tuple[int, int, int, int]], constraints: Sequence[Co
         return bank
 
     for i, (t, cmd, bank, row) in enumerate(log):
-        name = COMMANDS[cmd]
+        name = COMMANDS[cmd]  # role name (the constraints'); messages use the standard's
+        shown = names[cmd]
         if prev_cycle is not None and t < prev_cycle:
-            out.append(Violation(i, t, name, bank, f"issued before the previous command "
+            out.append(Violation(i, t, shown, bank, f"issued before the previous command "
                                  f"(cycle {prev_cycle})"))
         prev_cycle = t
-        banks = [bank, row] if cmd == REFPB else [bank]
+        banks = list(refresh_groups[row]) if cmd == REFPB else [bank]
         rank = bank // per_rank
         # timing constraints
         for k, con in enumerate(constraints):
@@ -81,7 +91,7 @@ def check_log(log: Iterable[tuple[int, int, int, int]], constraints: Sequence[Co
             if con.window > 1:
                 h = hist[(k, rank)]
                 if len(h) >= con.window and t < h[-con.window] + lat[k]:
-                    out.append(Violation(i, t, name, bank, f"{con.level} {con.preceding} -> "
+                    out.append(Violation(i, t, shown, bank, f"{con.level} {con.preceding} -> "
                                f"{name} within {lat[k]} over a window of {con.window}",
                                h[-con.window] + lat[k]))
                 continue
@@ -94,13 +104,13 @@ def check_log(log: Iterable[tuple[int, int, int, int]], constraints: Sequence[Co
                     for p in con.preceding:
                         tp = last.get((con.level, tgt, CMD[p]))
                         if tp is not None and t < tp + lat[k]:
-                            out.append(Violation(i, t, name, b, f"{con.level}: {p} at cycle {tp}"
+                            out.append(Violation(i, t, shown, b, f"{con.level}: {p} at cycle {tp}"
                                                  f" -> {name} needs {lat[k]} cycles"
                                                  f" ({con.note or 'constraint'})", tp + lat[k]))
         # bank state
         if cmd == ACT:
             if bank in open_row:
-                out.append(Violation(i, t, name, bank, "ACT to an open bank"))
+                out.append(Violation(i, t, shown, bank, "ACT to an open bank"))
             open_row[bank] = row
         elif cmd in (PRE,):
             open_row.pop(bank, None)
@@ -109,13 +119,13 @@ def check_log(log: Iterable[tuple[int, int, int, int]], constraints: Sequence[Co
                 open_row.pop(b, None)
         elif cmd == REFAB:
             if any(b in open_row for b in range(rank * per_rank, (rank + 1) * per_rank)):
-                out.append(Violation(i, t, name, bank, "REFab with a bank open"))
+                out.append(Violation(i, t, shown, bank, "REFab with a bank open"))
         elif cmd == REFPB:
             if any(b in open_row for b in banks):
-                out.append(Violation(i, t, name, bank, "REFpb to an open bank"))
+                out.append(Violation(i, t, shown, bank, "REFpb to an open bank"))
         else:
             if open_row.get(bank) != row:
-                out.append(Violation(i, t, name, bank, f"column command to row {row} but open "
+                out.append(Violation(i, t, shown, bank, f"column command to row {row} but open "
                                      f"row is {open_row.get(bank)}"))
             if cmd in (RDA, WRA):
                 open_row.pop(bank, None)

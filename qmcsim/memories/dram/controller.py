@@ -28,8 +28,10 @@ interpreted class; both give identical command logs (docs/dram.md, "Compiled bui
 Queues: a read and a write queue; writes drain when the write queue reaches the high watermark
 (or no reads wait) until it falls to the low watermark. Page policies: `open` keeps rows open;
 `closed` uses auto-precharge (RDA/WRA) when no other queued request hits the same row.
-Refresh: all-bank (PREA + REFab every tREFI) or per-bank pairs (REFpb every tREFIpb), issued as
-soon as due, ahead of any other command.
+Refresh: all-bank (PREA + REFab every tREFI) or partial: each command refreshes the next bank
+group of `refresh_groups` in rotation (LPDDR5 per-bank pairs, DDR5 same-bank, HBM3 per-bank;
+the standard says which, spec.py), every `refresh_interval` cycles; issued as soon as due, ahead
+of any other command. The log's row field of a partial refresh is the index of its bank group.
 """
 
 from __future__ import annotations
@@ -252,6 +254,7 @@ class FrFcfsController:
     n_refi = cython.declare(cython.longlong, visibility="public")
     ref_due = cython.declare(cython.longlong, visibility="public")
     ref_pair = cython.declare(cython.longlong, visibility="public")
+    ref_groups = cython.declare(tuple, visibility="public")
     seq = cython.declare(cython.longlong, visibility="public")
     log = cython.declare(object, visibility="public")
     counters = cython.declare(object, visibility="public")
@@ -263,12 +266,16 @@ class FrFcfsController:
     def __init__(self, timing: CompiledTiming, *, read_queue_size: int = 32,
                  write_queue_size: int = 32, write_high_watermark: float = 0.8,
                  write_low_watermark: float = 0.2, page_policy: str = "open",
-                 refresh: str = "all_bank", log: list[tuple[int, int, int, int]] | None = None
-                 ) -> None:
+                 refresh: str = "all_bank", log: list[tuple[int, int, int, int]] | None = None,
+                 refresh_groups: Sequence[Sequence[int]] = (),
+                 refresh_interval: int | None = None) -> None:
         if page_policy not in ("open", "closed"):
             raise ValueError(f'"page_policy" must be "open" or "closed", got {page_policy!r}')
-        if refresh not in ("all_bank", "per_bank", "off"):
-            raise ValueError(f'"refresh" must be "all_bank", "per_bank" or "off", got {refresh!r}')
+        if refresh == "per_bank" and not refresh_groups:  # LPDDR5's pairs, the default
+            half = timing.org.bank_groups * timing.org.banks_per_group // 2
+            refresh_groups = tuple((p, p + half) for p in range(half))
+        if refresh not in ("all_bank", "off") and not refresh_groups:
+            raise ValueError(f'refresh {refresh!r}: a partial refresh needs "refresh_groups"')
         self.t = timing
         org = timing.org
         self.n_banks = org.banks
@@ -338,7 +345,12 @@ class FrFcfsController:
         self.refresh = refresh
         v = timing.values
         self.n_cl, self.n_cwl, self.n_bl = v["nCL"], v["nCWL"], v["nBL"]
-        self.n_refi = v["nREFIpb"] if refresh == "per_bank" else v["nREFI"]
+        self.ref_groups = tuple(tuple(g) for g in refresh_groups) if refresh != "all_bank" \
+            else ()
+        if refresh_interval is not None:
+            self.n_refi = refresh_interval
+        else:
+            self.n_refi = v["nREFIpb"] if refresh == "per_bank" else v["nREFI"]
         self.ref_due = self.n_refi if refresh != "off" else NEVER
         self.ref_pair = 0
         self.seq = 0
@@ -835,20 +847,20 @@ class FrFcfsController:
                             max(self._earliest(REFAB, r * self.banks_per_rank), due), None)
             self.ref_due = due + self.n_refi
             return True
-        # per-bank: banks p and p + n/2 of rank 0 .. (one pair per tREFIpb)
-        half = self.banks_per_rank // 2
-        pair = (self.ref_pair % half, self.ref_pair % half + half)
-        for b in pair:
+        # partial: the next bank group in rotation (one command per refresh interval)
+        k = self.ref_pair % len(self.ref_groups)
+        group = self.ref_groups[k]
+        for b in group:
             if self.open_row[b] != NO_ROW:
                 t = max(self._earliest(PRE, b), due)
                 if t >= until:
                     return False
                 self._issue(PRE, b, t, None)
                 return True
-        t = max(self._earliest(REFPB, pair[0]), self._earliest(REFPB, pair[1]), due)
+        t = max(max(self._earliest(REFPB, b) for b in group), due)
         if t >= until:
             return False
-        self._issue(REFPB, pair[0], t, None, pair[1])
+        self._issue(REFPB, group[0], t, None, group[1:], k)
         self.ref_pair += 1
         self.ref_due = due + self.n_refi
         return True
@@ -861,16 +873,16 @@ class FrFcfsController:
                 R[idx] = v
 
     def _issue(self, cmd: int, bank: int, t: int, e: list[int] | None,
-               bank2: int | None = None) -> None:
+               others: tuple[int, ...] = (), group: int = -1) -> None:
         """Issue an ACT, PRE, PREA or refresh (column commands are issued inline in `_run`)."""
         open_row = self.open_row
         self._apply(cmd, bank, t)
-        if bank2 is not None:
-            self._apply(cmd, bank2, t)
+        for b in others:  # the other banks of a partial refresh
+            self._apply(cmd, b, t)
         self.cmd_free = t + self.t.command_bus
         self.clk = t
-        if self.log is not None:  # (cycle, command, bank, row; for REFpb the paired bank)
-            self.log.append((t, cmd, bank, bank2 if bank2 is not None else
+        if self.log is not None:  # (cycle, command, bank, row; for REFpb its bank group)
+            self.log.append((t, cmd, bank, group if cmd == REFPB else
                              (open_row[bank] if e is None else e[E_ROW])))
         if e is not None and e[E_FIRST] < 0:
             e[E_FIRST] = t

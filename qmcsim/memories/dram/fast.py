@@ -35,10 +35,10 @@ from functools import lru_cache
 
 import numpy as np
 
-from qmcsim.memories.dram.controller import ChannelController, CompiledTiming
+from qmcsim.memories.dram.channel import new_controller
+from qmcsim.memories.dram.controller import ChannelController
 from qmcsim.memories.dram.mapping import AddressMapping
 from qmcsim.memories.dram.params import DramParams, timing_cycles
-from qmcsim.memories.dram.spec import LPDDR5_CONSTRAINTS
 
 CAL_BURSTS = 4096  # calibration stream length (bursts); 16 row stripes of the default mapping
 CAL_REFRESH_BURSTS = 16384  # long enough to cross ~10 all-bank refresh intervals
@@ -66,14 +66,7 @@ class StreamCosts:
 
 
 def _cal_controller(params: DramParams, refresh: str) -> ChannelController:
-    cp = params.controller
-    timing = CompiledTiming.build(LPDDR5_CONSTRAINTS, timing_cycles(params),
-                                  params.org.organisation())
-    return ChannelController(timing, read_queue_size=cp.read_queue_size,
-                             write_queue_size=cp.write_queue_size,
-                             write_high_watermark=cp.write_high_watermark,
-                             write_low_watermark=cp.write_low_watermark,
-                             page_policy=cp.page_policy, refresh=refresh)
+    return new_controller(params, refresh=refresh)
 
 
 def _run_streams(params: DramParams, parts: list[tuple[int, bool]], refresh: str = "off"
@@ -107,8 +100,9 @@ def _derive_costs_json(text: str) -> StreamCosts:
     n = CAL_BURSTS
     first_rd = (v["nCL"] + v["nBL"], v["nRCD"] + v["nCL"] + v["nBL"],
                 v["nRPpb"] + v["nRCD"] + v["nCL"] + v["nBL"])
-    first_wr = (v["nCWL"] + v["nBL"], v["nRCD"] + v["nCWL"] + v["nBL"],
-                v["nRPpb"] + v["nRCD"] + v["nCWL"] + v["nBL"])
+    rcd_wr = v.get("nRCDWR", v["nRCD"])  # HBM3 may activate for writes faster
+    first_wr = (v["nCWL"] + v["nBL"], rcd_wr + v["nCWL"] + v["nBL"],
+                v["nRPpb"] + rcd_wr + v["nCWL"] + v["nBL"])
     rates, fills = [], []
     for is_write, first in ((False, first_rd), (True, first_wr)):
         (d1, d2), _ = _run_streams(params, [(n, is_write), (n, is_write)])
@@ -129,7 +123,7 @@ def _derive_costs_json(text: str) -> StreamCosts:
         turns.append(tuple(table))
     turn_rw, turn_wr = turns
     refresh = params.controller.refresh
-    grid = v["nREFIpb"] if refresh == "per_bank" else v["nREFI"]
+    grid = v[params.spec.refresh[refresh].interval]
     penalties = []
     m = CAL_REFRESH_BURSTS
     for is_write in (False, True):
@@ -137,7 +131,7 @@ def _derive_costs_json(text: str) -> StreamCosts:
         (without,), _ = _run_streams(params, [(m, is_write)])
         crossed = with_ref // grid
         penalties.append((with_ref - without) / max(1, crossed))
-    busy = v["nRPab"] + v["nRFCab"] if refresh == "all_bank" else 0
+    busy = 0 if params.spec.is_partial(refresh) else v["nRPab"] + v["nRFCab"]
     return StreamCosts(r_read=rates[0], r_write=rates[1], fill_read=fills[0],
                        fill_write=fills[1], turn_rw=turn_rw, turn_wr=turn_wr,
                        refresh_read=penalties[0], refresh_write=penalties[1],
@@ -187,7 +181,14 @@ class FastChannels:
         self.n_banks = org.banks
         self.banks_per_rank = org.bank_groups * org.banks_per_group
         self.closed_page = params.controller.page_policy == "closed"
-        self.per_bank = params.controller.refresh == "per_bank"
+        mode = params.controller.refresh
+        self.per_bank = params.spec.is_partial(mode)  # partial refresh: per-bank epochs
+        groups = params.spec.refresh_groups(mode, org)
+        # the partial refresh group of each bank of a rank (its position in the rotation)
+        self.n_groups = max(1, len(groups))
+        self.group_of = np.zeros(self.banks_per_rank, dtype=np.int64)
+        for k, grp in enumerate(groups):
+            self.group_of[list(grp)] = k
         # bit positions (within the burst index) of the column and channel fields
         pos, where = 0, {}
         widths = mapping.widths
@@ -247,9 +248,9 @@ class FastChannels:
         k = np.floor_divide(t, grid)  # whole numbers, kept as floats (no conversion pass)
         if not self.per_bank:
             return k
-        half = self.banks_per_rank // 2
-        j = (bank % self.banks_per_rank) % half
-        return np.maximum(0, (k - 1 - j + half) // half)
+        n = self.n_groups
+        j = self.group_of[bank % self.banks_per_rank]
+        return np.maximum(0, (k - 1 - j + n) // n)
 
     # ---- the address geometry of one request (state-free, memoised)
     def _geometry(self, f: int, last: int) -> _Geometry:

@@ -1,4 +1,5 @@
-"""`kind: dram`: the command-level LPDDR5 model behind the engine's Memory interface.
+"""`kind: dram`: the command-level DRAM model (any registered standard) behind the engine's
+Memory interface.
 
 `count` channels share one address space through the address mapping; each channel has its own
 ChannelController (an event loop, compiled when built; see controller.py). simpy is used only
@@ -21,11 +22,11 @@ import simpy
 
 from qmcsim.errors import ConfigError
 from qmcsim.memories.base import ClassStats, DeviceParams, Memory, Request, register
-from qmcsim.memories.dram.controller import ChannelController, CompiledTiming
+from qmcsim.memories.dram.channel import new_controller
+from qmcsim.memories.dram.controller import ChannelController
 from qmcsim.memories.dram.fast import FastChannels, FastResult
 from qmcsim.memories.dram.mapping import AddressMapping
-from qmcsim.memories.dram.params import DramParams, timing_cycles
-from qmcsim.memories.dram.spec import LPDDR5_CONSTRAINTS
+from qmcsim.memories.dram.params import DramParams
 from qmcsim.units import BITS_PER_BYTE, cycles_to_ticks
 
 if TYPE_CHECKING:
@@ -43,16 +44,10 @@ def build_controllers(params: DramParams, channels: int, *, log: bool = False
                                  list[list[tuple[int, int, int, int]]] | None]:
     """Address mapping and one controller per channel (with command logs if asked)."""
     org = params.org.organisation()
-    timing = CompiledTiming.build(LPDDR5_CONSTRAINTS, timing_cycles(params), org)
     cp = params.controller
     logs: list[list[tuple[int, int, int, int]]] | None = [[] for _ in range(channels)] \
         if log else None
-    ctrls = [ChannelController(timing, read_queue_size=cp.read_queue_size,
-                               write_queue_size=cp.write_queue_size,
-                               write_high_watermark=cp.write_high_watermark,
-                               write_low_watermark=cp.write_low_watermark,
-                               page_policy=cp.page_policy, refresh=cp.refresh,
-                               log=logs[i] if logs is not None else None)
+    ctrls = [new_controller(params, log=logs[i] if logs is not None else None)
              for i in range(channels)]
     return AddressMapping.parse(cp.address_mapping, org, channels), ctrls, logs
 
@@ -224,7 +219,7 @@ class DramMemory(Memory):
     def refresh_energy_pj(self) -> float:
         e = self.dram.energy
         if self.fast is not None:
-            per = e.refresh_pb_pj if self.dram.controller.refresh == "per_bank" \
+            per = e.refresh_pb_pj if self.dram.spec.is_partial(self.dram.controller.refresh) \
                 else e.refresh_ab_pj
             return self.fast.refreshes(self._cycles_at(self.env.now)) * per
         # an idle controller issues the refreshes due while it waited only when next advanced:

@@ -1,18 +1,30 @@
 """The typed parameter record of a `kind: dram` preset (organisation, timing, controller, energy).
 
-Cycle counts are named `n_*` (in CK cycles), times `t_*_ns`; `timing_cycles()` resolves them into
-the named values (`nCL`, `nRFCab`, ...) that the constraints in spec.py refer to.
+`standard:` names the DRAM standard (spec.py registry; default `lpddr5`), which owns the
+`timing:` record's fields and its refresh modes. Cycle counts are named `n_*` (in CK cycles),
+times `t_*_ns`; `timing_cycles()` resolves them into the named values (`nCL`, `nRFCab`, ...)
+that the standard's constraints refer to.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 from qmcsim.memories.base import DeviceParams
-from qmcsim.memories.dram.spec import Organisation, jedec_cycles
+from qmcsim.memories.dram.spec import Organisation, Standard, TimingBase, get_standard, standards
+
+DEFAULT_STANDARD = "lpddr5"
 
 MAPPING_LEVELS = ("Ch", "Ra", "Bg", "Ba", "Ro", "Co")
 
@@ -32,6 +44,9 @@ class DramOrgParams(_Frozen):
     rows: int = Field(ge=1, description="rows per bank")
     columns: int = Field(ge=1, description="columns per row (one column = channel width bits)")
     channel_width_bits: int = Field(ge=1, description="DQ width of one channel")
+    device_width_bits: int | None = Field(
+        default=None, ge=1, description="DQ width of one die (None: one die per channel); a "
+        "32-bit DDR5 sub-channel of x16 dies has two")
     burst_length: int = Field(ge=1, description="beats per burst (BL16)")
     density_gbit: int = Field(ge=1, description="die density in Gb (1 Gb = 2**30 bits)")
 
@@ -43,49 +58,28 @@ class DramOrgParams(_Frozen):
         if self.columns % self.burst_length:
             raise ValueError(f'"columns" ({self.columns}) must be a multiple of "burst_length" '
                              f"({self.burst_length})")
-        bits = self.bank_groups * self.banks_per_group * self.rows * self.columns * \
-            self.channel_width_bits
+        die = self.device_width_bits or self.channel_width_bits
+        if self.channel_width_bits % die:
+            raise ValueError(f'"channel_width_bits" ({self.channel_width_bits}) must be a '
+                             f'multiple of "device_width_bits" ({die})')
+        bits = self.bank_groups * self.banks_per_group * self.rows * self.columns * die
         if bits != self.density_gbit * 2**30:
             raise ValueError(f"bank_groups x banks_per_group x rows x columns x width = {bits} bits"
                              f" does not match density_gbit = {self.density_gbit}")
         return self
 
+    @model_serializer(mode="wrap")
+    def _omit_default(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # a one-die channel writes no device width: resolved configs of the presets that
+        # predate the field stay byte-identical
+        out: dict[str, Any] = handler(self)
+        if self.device_width_bits is None:
+            out.pop("device_width_bits", None)
+        return out
+
     def organisation(self) -> Organisation:
         return Organisation(self.ranks, self.bank_groups, self.banks_per_group, self.rows,
                             self.columns, self.channel_width_bits, self.burst_length)
-
-
-class DramTimingParams(_Frozen):
-    data_rate_mt_per_s: float = Field(gt=0, description="DQ transfers per second per pin / 1e6")
-    wck_to_ck: int = Field(ge=1, description="WCK:CK ratio (4 for LPDDR5 above 3200 MT/s)")
-    n_cl: int = Field(ge=1, description="read latency RL in CK")
-    n_cwl: int = Field(ge=1, description="write latency WL in CK")
-    n_rcd: int = Field(ge=1)
-    n_rp_pb: int = Field(ge=1)
-    n_rp_ab: int = Field(ge=1)
-    n_ras: int = Field(ge=1)
-    n_rc: int = Field(ge=1)
-    n_wr: int = Field(ge=1)
-    n_rtp: int = Field(ge=1)
-    n_ccd_s: int = Field(ge=1)
-    n_ccd_l: int = Field(ge=1)
-    n_rrd_s: int = Field(ge=1)
-    n_rrd_l: int = Field(ge=1)
-    n_faw: int = Field(ge=1)
-    n_wtr_s: int = Field(ge=1)
-    n_wtr_l: int = Field(ge=1)
-    n_cs: int = Field(ge=0, description="rank-to-rank switch on the data bus")
-    t_rfc_ab_ns: float = Field(gt=0)
-    t_rfc_pb_ns: float = Field(gt=0)
-    t_refi_ns: float = Field(gt=0, description="all-bank refresh interval")
-    t_refi_pb_ns: float = Field(gt=0, description="per-bank refresh interval")
-    t_pbr2pbr_ns: float = Field(gt=0)
-    t_pbr2act_ns: float = Field(gt=0)
-
-    @property
-    def t_ck_ns(self) -> float:
-        """CK period: DQ runs at 2 x WCK, WCK at `wck_to_ck` x CK."""
-        return 2 * self.wck_to_ck * 1000.0 / self.data_rate_mt_per_s
 
 
 class DramControllerParams(_Frozen):
@@ -94,7 +88,7 @@ class DramControllerParams(_Frozen):
     write_high_watermark: float = Field(gt=0, le=1, description="fraction of write queue")
     write_low_watermark: float = Field(ge=0, lt=1, description="fraction of write queue")
     page_policy: Literal["open", "closed"]
-    refresh: Literal["all_bank", "per_bank"]
+    refresh: str = Field(description="a refresh mode of the standard (all_bank, per_bank, ...)")
     address_mapping: str = Field(description="levels from most to least significant bit")
     fidelity: Literal["fast", "burst"]
 
@@ -116,7 +110,7 @@ class DramEnergyParams(_Frozen):
     read_io_pj_per_bit: float = Field(ge=0)
     write_io_pj_per_bit: float = Field(ge=0)
     refresh_ab_pj: float = Field(ge=0, description="one all-bank refresh")
-    refresh_pb_pj: float = Field(ge=0, description="one per-bank refresh")
+    refresh_pb_pj: float = Field(ge=0, description="one partial (per-bank / same-bank) refresh")
     precharge_standby_mw: float = Field(ge=0, description="all banks closed")
     active_standby_mw: float = Field(ge=0, description="at least one bank open")
 
@@ -125,31 +119,59 @@ class DramParams(DeviceParams):
     """A `kind: dram` preset: one channel's device; the memory's `count` is the channel count."""
 
     org: DramOrgParams
-    timing: DramTimingParams
+    timing: SerializeAsAny[TimingBase]
     controller: DramControllerParams
     energy: DramEnergyParams
+    standard: str = Field(default=DEFAULT_STANDARD,
+                          description="DRAM standard (qmcsim/memories/dram/standards/)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _standard_timing(cls, data: Any) -> Any:
+        """Validate `timing:` with the record class of the preset's standard."""
+        if not isinstance(data, dict):
+            return data
+        name = data.get("standard", DEFAULT_STANDARD)
+        if not isinstance(name, str) or name not in standards():
+            raise ValueError(f'"standard" must be one of {sorted(standards())}, got {name!r}')
+        timing = data.get("timing")
+        if isinstance(timing, dict):
+            data = {**data, "timing": get_standard(name).timing_class.model_validate(timing)}
+        return data
 
     @model_validator(mode="after")
-    def _check_capacity(self) -> DramParams:
+    def _check(self) -> DramParams:
+        std = self.spec
+        if not isinstance(self.timing, std.timing_class):
+            raise ValueError(f"timing must be a {std.timing_class.__name__} record")
         cap = self.org.organisation().capacity_bytes
         if cap != self.capacity_bytes:
             raise ValueError(f"capacity_bytes {self.capacity_bytes} != organisation's {cap}")
+        if self.controller.refresh not in std.refresh:
+            raise ValueError(f"controller.refresh must be one of {sorted(std.refresh)} for "
+                             f"{std.name}, got {self.controller.refresh!r}")
+        if self.org.burst_length not in std.burst_lengths:
+            raise ValueError(f"org.burst_length must be one of {std.burst_lengths} for "
+                             f"{std.name}, got {self.org.burst_length}")
+        if self.org.burst_length % self.timing.transfers_per_ck:
+            raise ValueError("burst_length must fill whole CK cycles")
         return self
+
+    @model_serializer(mode="wrap")
+    def _omit_default(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # the default standard is not written: resolved configs of the LPDDR5 presets that
+        # predate the field stay byte-identical (and still resolve to the same standard)
+        out: dict[str, Any] = handler(self)
+        if self.standard == DEFAULT_STANDARD:
+            out.pop("standard", None)
+        return out
+
+    @property
+    def spec(self) -> Standard:
+        """The DRAM standard of this preset."""
+        return get_standard(self.standard)
 
 
 def timing_cycles(params: DramParams) -> dict[str, int]:
-    """Named cycle counts that the constraint latencies refer to."""
-    t = params.timing
-    ck = t.t_ck_ns
-    n_bl = params.org.burst_length // (2 * t.wck_to_ck)
-    if n_bl * 2 * t.wck_to_ck != params.org.burst_length:
-        raise ValueError("burst_length must fill whole CK cycles")
-    return {
-        "nBL": n_bl, "nCL": t.n_cl, "nCWL": t.n_cwl, "nRCD": t.n_rcd, "nRPpb": t.n_rp_pb,
-        "nRPab": t.n_rp_ab, "nRAS": t.n_ras, "nRC": t.n_rc, "nWR": t.n_wr, "nRTP": t.n_rtp,
-        "nCCD_S": t.n_ccd_s, "nCCD_L": t.n_ccd_l, "nRRD_S": t.n_rrd_s, "nRRD_L": t.n_rrd_l,
-        "nFAW": t.n_faw, "nWTR_S": t.n_wtr_s, "nWTR_L": t.n_wtr_l, "nCS": t.n_cs,
-        "nRFCab": jedec_cycles(t.t_rfc_ab_ns, ck), "nRFCpb": jedec_cycles(t.t_rfc_pb_ns, ck),
-        "nREFI": jedec_cycles(t.t_refi_ns, ck), "nREFIpb": jedec_cycles(t.t_refi_pb_ns, ck),
-        "nPBR2PBR": jedec_cycles(t.t_pbr2pbr_ns, ck), "nPBR2ACT": jedec_cycles(t.t_pbr2act_ns, ck),
-    }
+    """Named cycle counts that the standard's constraint latencies refer to."""
+    return params.spec.values(params.timing, params.org.organisation())

@@ -1,4 +1,14 @@
-"""The LPDDR5 standard as data: levels, commands, and timing constraints over named parameters.
+"""DRAM standards as data: levels, commands, timing constraints over named parameters, refresh.
+
+A standard (LPDDR5, DDR5, HBM3, ...) is one module in `qmcsim/memories/dram/standards/` that
+builds a `Standard` and registers it; a preset names it with `standard:` (default `lpddr5`).
+Nothing else names a standard: the controller, the checker, fast mode, replay and the energy
+model look the standard up from the parameters (`get_standard(params.standard)`).
+
+Every standard speaks the controller's nine command roles (ACT, PRE, PREA, RD, WR, RDA, WRA,
+all-bank refresh, partial refresh) under its own names (DDR5 calls its partial refresh REFsb)
+and its own level names (HBM3's second level is the pseudo channel); `Standard.resolved` maps its
+constraints onto the roles and the four structural levels the controller compiles.
 
 A constraint reads "at `level`, after any of `preceding`, none of `following` may issue until
 `latency` cycles have passed" (for `window` > 1: counted from the `window`-th most recent
@@ -12,8 +22,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+import importlib
+import pkgutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ConfigDict, Field
 
 LEVELS = ("channel", "rank", "bankgroup", "bank", "row", "column")
 
@@ -94,64 +108,9 @@ def c(level: str, preceding: tuple[str, ...] | str, following: tuple[str, ...] |
     def as_tuple(x: tuple[str, ...] | str) -> tuple[str, ...]:
         return (x,) if isinstance(x, str) else tuple(x)
 
-    con = Constraint(level, as_tuple(preceding), as_tuple(following), Latency.parse(latency),
-                     window, sibling, note)
-    if level not in LEVELS[:4]:
-        raise ValueError(f"constraint level {level!r} must be one of {LEVELS[:4]}")
-    for name in con.preceding + con.following:
-        if name not in CMD:
-            raise ValueError(f"unknown command {name!r} in a constraint")
-    return con
-
-
-# JESD209-5 (LPDDR5) timing constraints, bank-group mode, one command per CK on the CA bus.
-LPDDR5_CONSTRAINTS: tuple[Constraint, ...] = (
-    # --- channel: command bus and data bus
-    c("channel", ALL, ALL, "1", note="command bus: one command per CK"),
-    c("channel", RDS, RDS, "nBL", note="data bus occupancy"),
-    c("channel", WRS, WRS, "nBL", note="data bus occupancy"),
-    # --- rank (different bank groups)
-    c("rank", RDS, RDS, "nCCD_S"),
-    c("rank", WRS, WRS, "nCCD_S"),
-    c("rank", RDS, WRS, "nCL + nBL + 2 - nCWL", note="read to write turnaround"),
-    c("rank", WRS, RDS, "nCWL + nBL + nWTR_S", note="tWTR_S"),
-    c("rank", RDS, CAS, "nBL + nCS", sibling=True, note="rank switch"),
-    c("rank", WRS, RDS, "nCL + nBL + nCS - nCWL", sibling=True, note="rank switch"),
-    c("rank", "RD", "PREA", "nRTP"),
-    c("rank", "WR", "PREA", "nCWL + nBL + nWR"),
-    c("rank", "ACT", "ACT", "nRRD_S"),
-    c("rank", "ACT", "ACT", "nFAW", window=4, note="four-activate window"),
-    c("rank", "ACT", "PREA", "nRAS"),
-    c("rank", "PREA", "ACT", "nRPab"),
-    c("rank", "ACT", "REFab", "nRC"),
-    c("rank", "PRE", "REFab", "nRPpb"),
-    c("rank", "PREA", "REFab", "nRPab"),
-    c("rank", "RDA", "REFab", "nRTP + nRPpb"),
-    c("rank", "WRA", "REFab", "nCWL + nBL + nWR + nRPpb"),
-    c("rank", "REFab", ("ACT", "REFab", "REFpb"), "nRFCab"),
-    c("rank", "ACT", "REFpb", "nRRD_S"),
-    c("rank", "REFpb", "ACT", "nPBR2ACT"),
-    c("rank", "REFpb", "REFpb", "nPBR2PBR"),
-    # --- bank group
-    c("bankgroup", RDS, RDS, "nCCD_L"),
-    c("bankgroup", WRS, WRS, "nCCD_L"),
-    c("bankgroup", WRS, RDS, "nCWL + nBL + nWTR_L", note="tWTR_L"),
-    c("bankgroup", "ACT", "ACT", "nRRD_L"),
-    # --- bank
-    c("bank", "ACT", "ACT", "nRC"),
-    c("bank", "ACT", CAS, "nRCD"),
-    c("bank", "ACT", "PRE", "nRAS"),
-    c("bank", "PRE", "ACT", "nRPpb"),
-    c("bank", "RD", "PRE", "nRTP"),
-    c("bank", "WR", "PRE", "nCWL + nBL + nWR"),
-    c("bank", "RDA", "ACT", "nRTP + nRPpb"),
-    c("bank", "WRA", "ACT", "nCWL + nBL + nWR + nRPpb"),
-    c("bank", "ACT", "REFpb", "nRC"),
-    c("bank", "PRE", "REFpb", "nRPpb"),
-    c("bank", "RDA", "REFpb", "nRTP + nRPpb"),
-    c("bank", "WRA", "REFpb", "nCWL + nBL + nWR + nRPpb"),
-    c("bank", "REFpb", "ACT", "nRFCpb"),
-)
+    # level and command names are checked against the standard that lists the constraint
+    return Constraint(level, as_tuple(preceding), as_tuple(following), Latency.parse(latency),
+                      window, sibling, note)
 
 
 def jedec_cycles(t_ns: float, t_ck_ns: float) -> int:
@@ -190,3 +149,147 @@ class Organisation:
     @property
     def capacity_bytes(self) -> int:
         return self.banks * self.rows * self.row_bytes
+
+
+# ---------------------------------------------------------------------------- standards
+
+class TimingBase(BaseModel):
+    """A standard's `timing:` record: its fields are the preset's named timing parameters."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    data_rate_mt_per_s: float = Field(gt=0, description="DQ transfers per second per pin / 1e6")
+
+    @property
+    def transfers_per_ck(self) -> int:
+        """Data beats per command-clock cycle (DDR5: 2; LPDDR5: 2 x WCK:CK; HBM3: 4)."""
+        raise NotImplementedError
+
+    @property
+    def t_ck_ns(self) -> float:
+        """Command clock period."""
+        return self.transfers_per_ck * 1000.0 / self.data_rate_mt_per_s
+
+
+# named cycle values every standard provides: fast mode's closed forms and the refresh model
+REQUIRED_VALUES = frozenset({"nBL", "nCL", "nCWL", "nRCD", "nRPpb", "nRPab", "nRFCab", "nREFI"})
+
+
+def pair_halves(org: Organisation) -> tuple[tuple[int, ...], ...]:
+    """LPDDR5 per-bank refresh: banks p and p + n/2 of rank 0 together."""
+    half = org.bank_groups * org.banks_per_group // 2
+    return tuple((p, p + half) for p in range(half))
+
+
+def same_bank_in_every_group(org: Organisation) -> tuple[tuple[int, ...], ...]:
+    """DDR5 same-bank refresh: bank k of every bank group of rank 0 together."""
+    return tuple(tuple(g * org.banks_per_group + k for g in range(org.bank_groups))
+                 for k in range(org.banks_per_group))
+
+
+def single_banks(org: Organisation) -> tuple[tuple[int, ...], ...]:
+    """HBM3 per-bank refresh: one bank of rank 0 per command."""
+    return tuple((b,) for b in range(org.bank_groups * org.banks_per_group))
+
+
+@dataclass(frozen=True)
+class RefreshScheme:
+    """One refresh mode of a standard: which command, how often, which banks each time."""
+
+    command: str  # the standard's name of the all-bank or the partial refresh command
+    interval: str  # named cycle value between two commands (nREFI, nREFIpb, ...)
+    # partial refresh: the bank groups refreshed by successive commands, in rotation
+    banks: Callable[[Organisation], tuple[tuple[int, ...], ...]] | None = None
+
+
+@dataclass(frozen=True)
+class Standard:
+    """A DRAM standard: the data a new standard supplies, and nothing else."""
+
+    name: str  # what a preset's `standard:` says
+    title: str  # with its JEDEC document
+    levels: tuple[str, ...]  # six names, structural order channel .. column
+    commands: tuple[str, ...]  # nine names, in the controller's role order (COMMANDS)
+    constraints: tuple[Constraint, ...]
+    timing_class: type[TimingBase]
+    # named cycle values (the constraint latencies' names and REQUIRED_VALUES) of a timing
+    # record and organisation
+    cycles: Callable[[TimingBase, Organisation], dict[str, int]]
+    refresh: Mapping[str, RefreshScheme]
+    burst_lengths: tuple[int, ...]  # legal BL (prefetch) of the standard
+    resolved: tuple[Constraint, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        if len(self.levels) != len(LEVELS) or len(self.commands) != len(COMMANDS):
+            raise ValueError(f"standard {self.name!r}: {len(LEVELS)} levels and "
+                             f"{len(COMMANDS)} commands (the controller's roles) expected")
+        role = dict(zip(self.commands, COMMANDS, strict=True))
+        level = dict(zip(self.levels[:4], LEVELS[:4], strict=True))
+        out = []
+        for con in self.constraints:
+            if con.level not in level:
+                raise ValueError(f"standard {self.name!r}: constraint level {con.level!r} must "
+                                 f"be one of {self.levels[:4]}")
+            for name in con.preceding + con.following:
+                if name not in role:
+                    raise ValueError(f"standard {self.name!r}: unknown command {name!r}")
+            out.append(Constraint(level[con.level], tuple(role[p] for p in con.preceding),
+                                  tuple(role[f] for f in con.following), con.latency,
+                                  con.window, con.sibling, con.note))
+        for mode, scheme in self.refresh.items():
+            if scheme.command not in (self.commands[REFAB], self.commands[REFPB]):
+                raise ValueError(f"standard {self.name!r}: refresh {mode!r} uses "
+                                 f"{scheme.command!r}, not a refresh command")
+            if (scheme.command == self.commands[REFPB]) != (scheme.banks is not None):
+                raise ValueError(f"standard {self.name!r}: refresh {mode!r}: a partial refresh "
+                                 "names its banks, an all-bank refresh does not")
+        object.__setattr__(self, "resolved", tuple(out))
+
+    def command_name(self, cmd: int) -> str:
+        return self.commands[cmd]
+
+    def values(self, timing: TimingBase, org: Organisation) -> dict[str, int]:
+        """Named cycle values; checks that every name the constraints use is defined."""
+        v = self.cycles(timing, org)
+        used = set(REQUIRED_VALUES).union(*(con.latency.names() for con in self.constraints))
+        used |= {s.interval for s in self.refresh.values()}
+        missing = used - set(v)
+        if missing:
+            raise ValueError(f"standard {self.name!r}: timing value(s) {sorted(missing)} "
+                             "not defined by its cycles()")
+        return v
+
+    def refresh_groups(self, mode: str, org: Organisation) -> tuple[tuple[int, ...], ...]:
+        """Banks of each partial refresh command in rotation; () for all-bank refresh."""
+        scheme = self.refresh[mode]
+        return scheme.banks(org) if scheme.banks is not None else ()
+
+    def is_partial(self, mode: str) -> bool:
+        return self.refresh[mode].banks is not None
+
+
+_STANDARDS: dict[str, Standard] = {}
+
+
+def register_standard(standard: Standard) -> Standard:
+    """Called by each module of qmcsim/memories/dram/standards/ for the standard it defines."""
+    if standard.name in _STANDARDS and _STANDARDS[standard.name] is not standard:
+        raise ValueError(f"DRAM standard {standard.name!r} registered twice")
+    _STANDARDS[standard.name] = standard
+    return standard
+
+
+def standards() -> dict[str, Standard]:
+    """Every standard: the modules of qmcsim/memories/dram/standards/ register themselves."""
+    from qmcsim.memories.dram import standards as pkg
+
+    for mod in pkgutil.iter_modules(pkg.__path__):
+        importlib.import_module(f"{pkg.__name__}.{mod.name}")
+    return dict(_STANDARDS)
+
+
+def get_standard(name: str) -> Standard:
+    found = _STANDARDS.get(name) or standards().get(name)
+    if found is None:
+        raise KeyError(name)
+    return found

@@ -1,0 +1,76 @@
+"""`validate`: qmcsim against published real-hardware measurements (docs/accelerator.md)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+NAME = "validate"
+HELP = "compare predicted decode time per token with published Jetson measurements"
+DESCRIPTION = ("Simulate every case of a validation file (default: the shipped Jetson AGX "
+               "Orin measurements, hw_configs/validation/jetson-orin.yaml) on the calibrated "
+               "accelerator and on the ideal roofline, and print measured and predicted "
+               "decode time per token, the error of each, and the mean absolute error of the "
+               "calibration and held-out sets. Offline; about a minute on 2 cores.")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", type=Path, nargs="?", default=None,
+                   help="validation file (default: hw_configs/validation/jetson-orin.yaml)")
+    p.add_argument("--split", choices=("all", "calibration", "held-out"), default="all",
+                   help="which cases to run (default: all)")
+    p.add_argument("--roofline", action="store_true",
+                   help="also simulate every case on the ideal roofline preset (twice the time)")
+    p.add_argument("--csv", type=Path, default=None, help="also write the table as CSV")
+
+
+def run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from qmcsim.compute.validation import (
+        DEFAULT_FILE,
+        load_validation,
+        mean_absolute_pct,
+        run_cases,
+        within_goal,
+    )
+    from qmcsim.results import csv_bytes
+
+    vf = load_validation(args.file or DEFAULT_FILE)
+    cases = [c for c in vf.cases if args.split in ("all", c.split)]
+    results = run_cases(vf, cases, roofline=args.roofline)
+    rows = [{"case": r.case.id, "set": r.case.split, "format": r.case.format,
+             "context": r.case.context, "measured_ms": r.case.measured_ms,
+             "predicted_ms": r.predicted_ms, "error_pct": r.error_pct,
+             **({"roofline_ms": r.upper_bound_ms,
+                 "roofline_error_pct": r.upper_bound_error_pct} if args.roofline else {}),
+             "goal_pct": vf.goals[r.case.format],
+             "ok": "yes" if within_goal(r, vf.goals) else "NO"} for r in results]
+    table = pd.DataFrame(rows)
+    beside = f"; ideal roofline {vf.upper_bound}" if args.roofline else ""
+    print(f"decode time per token, {vf.device}, batch 1: measured vs qmcsim "
+          f"({vf.compute}{beside}); {vf.memory.count} x {vf.memory.preset}\n")
+    print(table.to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
+    print()
+    for split in ("calibration", "held-out"):
+        part = [r for r in results if r.case.split == split]
+        if not part:
+            continue
+        mae = mean_absolute_pct(r.error_pct for r in part)
+        roof = mean_absolute_pct(r.upper_bound_error_pct for r in part)
+        worst = max(part, key=lambda r: abs(r.error_pct))
+        beside = f" (roofline {roof:.1f} %)" if args.roofline else ""
+        print(f"{split:>11}: {len(part)} cases, mean absolute error {mae:.1f} %{beside}"
+              f", worst {worst.error_pct:+.1f} % ({worst.case.id}); "
+              f"goal: mean <= {vf.goals['mean_absolute']:.0f} %, "
+              f"{sum(within_goal(r, vf.goals) for r in part)}/{len(part)} within their "
+              f"per-format goal")
+    print("\nsources:")
+    for key, text in vf.sources.items():
+        print(f"  {key}: {text}")
+    print(f"  context: {vf.context_tokens_source}")
+    if args.csv is not None:
+        tmp = args.csv.with_name(args.csv.name + ".tmp")
+        tmp.write_bytes(csv_bytes(table))
+        tmp.replace(args.csv)
+    return 0

@@ -1,0 +1,217 @@
+"""The calibrated accelerator: kernel classes, the timing and energy formulas, the engine
+following them, the validation file, and the calibration set against its goals."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import simpy
+import yaml
+
+from qmcsim.compute.kernels import (
+    arithmetic_ns,
+    dequant_instructions,
+    op_energy_pj,
+    op_time_ns,
+    op_work,
+    tile_utilisation,
+)
+from qmcsim.compute.validation import (
+    DEFAULT_FILE,
+    error_pct,
+    load_validation,
+    mean_absolute_pct,
+    run_cases,
+    within_goal,
+)
+from qmcsim.config.devices import load_device
+from qmcsim.config.loader import load_compute
+from qmcsim.engine.simulate import Replay
+from qmcsim.errors import ConfigError
+from qmcsim.memories.base import MemoryUnits, build_memories
+from qmcsim.memories.queued import unloaded_access_ns
+from qmcsim.trace.generate import Access, OpStep, Step
+
+CAL = load_compute("jetson-agx-orin-calibrated", file="test", field_path="compute")
+ROOF = load_compute("jetson-agx-orin", file="test", field_path="compute")
+K = CAL.kernels
+assert K is not None
+
+
+def weights(nbytes: int, tensor_class: str = "mlp", memory: str = "dram") -> Access:
+    return Access(memory=memory, address=0, nbytes=nbytes, is_write=False,
+                  traffic_class="weights", tensor="t", component="codes",
+                  tensor_class=tensor_class)
+
+
+def matmul(n_weights: int, bits: float, rows: int = 1, name: str = "mlp_up",
+           tensor_class: str = "mlp") -> OpStep:
+    return OpStep(layer=0, operator=name, flops=2.0 * n_weights * rows,
+                  accesses=(weights(int(n_weights * bits / 8), tensor_class),))
+
+
+def test_roofline_preset_is_unchanged_and_has_no_kernel_model():
+    assert ROOF.kernels is None and ROOF.energy is None
+    dumped = ROOF.model_dump(mode="json", exclude_none=True)
+    assert "kernels" not in dumped and "energy" not in dumped
+    # the calibrated preset only adds to the roofline's peak rates
+    assert CAL.peak_tflops_fp16 == ROOF.peak_tflops_fp16 and CAL.utilization == 1.0
+
+
+def test_every_calibrated_number_has_a_source():
+    for field in ("launch_overhead_ns", "stream_efficiency.gemv", "launches.attention",
+                  "dequant_instructions_per_weight", "gemm_peak_fraction"):
+        assert CAL.sources[f"kernels.{field}"]
+    assert CAL.sources["energy.fp16_pj_per_flop"]
+
+
+@pytest.mark.parametrize(("op", "tokens", "cls", "launches"), [
+    (matmul(1000, 16), 1, "gemv", K.launches.matmul),
+    (matmul(1000, 4.156), 1, "gemv_dequant", K.launches.matmul),
+    (matmul(1000, 8.125), 1, "gemv_dequant", K.launches.matmul),
+    (matmul(1000, 16, rows=64), 64, "gemm", K.launches.matmul),
+    (OpStep(layer=None, operator="lm_head", flops=2.0 * 1000,
+            accesses=(weights(2000, "embeddings"),)), 64, "lm_head", K.launches.matmul),
+    (OpStep(layer=0, operator="attn_core", flops=1e4, accesses=()), 1, "attention",
+     K.launches.attention),
+    (OpStep(layer=None, operator="embed", flops=0, accesses=(weights(64, "embeddings"),)), 1,
+     "embedding", K.launches.gather),
+    (OpStep(layer=0, operator="input_norm", flops=64, accesses=(weights(32, "norm"),)), 1,
+     "vector", K.launches.vector),
+    (OpStep(layer=0, operator="ssm_scan", flops=64, accesses=(weights(640, "ssm"),)), 1,
+     "vector", K.launches.ssm_scan),
+])
+def test_kernel_class_is_derived_from_the_trace(op, tokens, cls, launches):
+    work = op_work(op, tokens, 1, K.launches)
+    assert work.kernel_class == cls and work.launches == launches
+
+
+def test_lm_head_weights_count_one_row_per_sequence():
+    op = OpStep(layer=None, operator="lm_head", flops=2.0 * 1000 * 3,
+                accesses=(weights(2000, "embeddings"),))
+    work = op_work(op, tokens=64, batch=3, counts=K.launches)
+    assert work.rows == 3 and work.weights == 1000 and work.weight_bits == 16
+
+
+def test_tile_utilisation():
+    assert tile_utilisation(128, 128) == 1.0
+    assert tile_utilisation(64, 128) == 0.5
+    assert tile_utilisation(129, 128) == pytest.approx(129 / 256)
+
+
+def test_dequantisation_costs_only_quantized_weights_on_the_gpu():
+    w4 = op_work(matmul(4096, 4.156), 1, 1, K.launches)
+    assert dequant_instructions(w4, K) == pytest.approx(4096 * K.dequant_instructions_per_weight)
+    assert dequant_instructions(op_work(matmul(4096, 16), 1, 1, K.launches), K) == 0
+    offload = K.model_copy(update={"dequant_on_gpu": False})
+    assert dequant_instructions(w4, offload) == 0
+    # a GEMM dequantises each weight once per 128-row tile
+    w4_gemm = op_work(matmul(4096, 4.156, rows=200), 200, 1, K.launches)
+    assert dequant_instructions(w4_gemm, K) == pytest.approx(
+        2 * 4096 * K.dequant_instructions_per_weight)
+
+
+def test_memory_bound_gemv_time_is_stream_over_efficiency_plus_launch():
+    work = op_work(matmul(1_000_000, 16), 1, 1, K.launches)
+    stream_ns = 10_000.0
+    assert arithmetic_ns(work, CAL) < stream_ns / K.stream_efficiency.gemv
+    assert op_time_ns(work, stream_ns, CAL) == pytest.approx(
+        stream_ns / K.stream_efficiency.gemv + K.launch_overhead_ns)
+
+
+def test_dequant_bound_gemv_time_is_cuda_core_work_plus_launch():
+    n = 1_000_000
+    work = op_work(matmul(n, 4.156), 1, 1, K.launches)
+    lanes_per_ns = K.cuda_core_lanes * K.clock_ghz
+    expected = n * K.dequant_instructions_per_weight / lanes_per_ns + \
+        2 * n / (K.cuda_core_fp16_tflops * 1e3)
+    stream_ns = 100.0   # a fast memory: the CUDA cores decide
+    assert op_time_ns(work, stream_ns, CAL) == pytest.approx(expected + K.launch_overhead_ns)
+
+
+def test_prefill_gemm_runs_on_tile_quantised_tensor_cores():
+    rows, n = 64, 1_000_000
+    work = op_work(matmul(n, 16, rows=rows), rows, 1, K.launches)
+    rate = CAL.peak_tflops_fp16 * 1e3 * K.gemm_peak_fraction * 0.5
+    assert arithmetic_ns(work, CAL) == pytest.approx(2 * n * rows / rate)
+
+
+def test_energy_is_arithmetic_dequant_and_onchip_bytes():
+    e = CAL.energy
+    assert e is not None
+    work = op_work(matmul(1000, 4.156), 1, 1, K.launches)
+    assert op_energy_pj(work, CAL) == pytest.approx(
+        2000 * e.fp16_pj_per_flop + 1000 * K.dequant_instructions_per_weight * e.instruction_pj
+        + work.moved_bytes * e.onchip_pj_per_byte)
+    assert op_energy_pj(work, ROOF) == 0.0
+
+
+def test_engine_follows_the_formula_and_records_accelerator_energy():
+    env = simpy.Environment()
+    dev = load_device("lpddr5-orin", file="test", field_path="x")
+    mems = build_memories(env, {"dram": MemoryUnits(name="dram", params=dev, count=1)})
+    op = matmul(64_000, 16)    # 128 KB of FP16 weights
+    step = Step(index=0, phase="decode", tokens=1, context=1, ops=(op,))
+    trace = Replay(mems, CAL, "fp16", merge_sync_ns=0.0, include_static=False).run([step])
+    stream_ns = unloaded_access_ns(128_000, dev.read_latency_ns, dev.read_bandwidth_gb_per_s)
+    work = op_work(op, 1, 1, K.launches)
+    assert trace.steps[0].time_ns == pytest.approx(op_time_ns(work, stream_ns, CAL))
+    (acc,) = [t for t in trace.traffic if t.memory == "accelerator"]
+    assert acc.traffic_class == "compute"
+    assert acc.energy_pj == pytest.approx(op_energy_pj(work, CAL))
+
+
+def test_error_statistics():
+    assert error_pct(11.0, 10.0) == pytest.approx(10.0)
+    assert error_pct(9.0, 10.0) == pytest.approx(-10.0)
+    assert mean_absolute_pct([-4.0, 2.0]) == pytest.approx(3.0)
+    assert math.isnan(mean_absolute_pct([]))
+
+
+def test_shipped_validation_file_is_well_formed():
+    vf = load_validation()
+    splits = {c.split for c in vf.cases}
+    assert splits == {"calibration", "held-out"}
+    for split in splits:   # every format appears in both sets
+        assert {c.format for c in vf.cases if c.split == split} == {"fp16", "int4", "int8"}
+    assert all(vf.case_sources[c.id] for c in vf.cases)
+
+
+def _broken(tmp_path: Path, edit) -> Path:
+    raw = yaml.safe_load(DEFAULT_FILE.read_text())
+    edit(raw)
+    path = tmp_path / "v.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+@pytest.mark.parametrize(("edit", "where"), [
+    (lambda r: r["cases"][0].update(tokens_per_s=65.0), "cases[0].tokens_per_s"),
+    (lambda r: r["cases"][0].update(format="int3"), "cases[0].format"),
+    (lambda r: r["cases"][1].update(id=r["cases"][0]["id"]), "cases[1].id"),
+    (lambda r: r["cases"][0].update(split="train"), "cases.0.split"),
+])
+def test_bad_validation_file_names_the_field(tmp_path, edit, where):
+    with pytest.raises(ConfigError) as err:
+        load_validation(_broken(tmp_path, edit))
+    assert where in str(err.value)
+
+
+def test_cli_bad_validation_file_is_one_line(run_cli, tmp_path):
+    path = _broken(tmp_path, lambda r: r["cases"][0].update(format="int3"))
+    out = run_cli("validate", str(path))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and "cases[0].format" in out.stderr
+
+
+@pytest.mark.slow
+def test_calibration_set_meets_the_goals():
+    """The fitted set must meet the issue's goals (this checks data, not timing). The held-out
+    set is reported by `python -m qmcsim validate`, never fitted to."""
+    vf = load_validation()
+    results = run_cases(vf, [c for c in vf.cases if c.split == "calibration"])
+    bad = [(r.case.id, round(r.error_pct, 1)) for r in results if not within_goal(r, vf.goals)]
+    assert not bad
+    assert mean_absolute_pct(r.error_pct for r in results) <= vf.goals["mean_absolute"]

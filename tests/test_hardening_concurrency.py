@@ -1,0 +1,61 @@
+"""Safe outputs under concurrency and signals, as users hit them: separate processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from qmcsim.cli import main
+from qmcsim.trace.store import read_steps, scan_trace
+from tests.conftest import DATA, ROOT
+
+TRACE = ["trace", "--model", "smollm2-135m", "--prompt", "8", "--generate", "2"]
+RUN = ["run", str(DATA / "tiny.yaml"), "--set", "workload.prompt_tokens=4",
+       "--set", "workload.generate_tokens=1", "--no-progress"]
+
+
+def start(cwd: Path, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-m", "qmcsim", *args], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_concurrent_trace_and_run_into_the_same_place(tmp_path: Path) -> None:
+    """Two `trace -o same.parquet` (one Parquet, one CSV) and two `run --out res` at once:
+    every process succeeds, the trace is one whole file, and the runs get their own folders."""
+    procs = [start(tmp_path, *TRACE, "-o", "same.parquet"),
+             start(tmp_path, *TRACE, "--csv", "-o", "same.parquet"),
+             start(tmp_path, *RUN, "--out", "res"),
+             start(tmp_path, *RUN, "--out", "res")]
+    results = [p.communicate(timeout=300) for p in procs]
+    for p, (_, err) in zip(procs, results, strict=True):
+        assert p.returncode == 0, err
+    # whichever rename came last, the file is complete and self-consistent
+    info = scan_trace(tmp_path / "same.parquet")
+    assert info.steps == 3 and info.memories == {"dram"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["res", "same.parquet"]
+    assert sorted(p.name for p in (tmp_path / "res").iterdir()) == ["tiny-001", "tiny-002"]
+    a, b = ((tmp_path / "res" / f"tiny-00{i}" / "summary.csv").read_bytes() for i in (1, 2))
+    assert a == b
+
+
+def test_sigterm_during_trace_leaves_no_temporary_file(tmp_path: Path, capsys) -> None:
+    """A killed `trace` (SIGTERM) removes its temporary file and keeps the earlier trace."""
+    assert main([*TRACE, "-o", str(tmp_path / "t.parquet")]) == 0
+    before = list(read_steps(tmp_path / "t.parquet"))
+    proc = start(tmp_path, "trace", "--model", "smollm2-135m", "--prompt", "64",
+                 "--generate", "4000", "-o", "t.parquet")
+    deadline = time.monotonic() + 120
+    while not any(p.name.endswith(".part") for p in tmp_path.iterdir()):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert [p.name for p in tmp_path.iterdir()] == ["t.parquet"]
+    assert list(read_steps(tmp_path / "t.parquet")) == before
