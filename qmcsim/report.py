@@ -20,7 +20,7 @@ NS_PER_MS = 1e6
 def steps_table(results: list[SystemResult]) -> pd.DataFrame:
     rows = [{"system": r.system.name, **vars(s)} for r in results for s in r.trace.steps]
     return pd.DataFrame(rows, columns=["system", "step", "phase", "tokens", "context",
-                                       "time_ns"])
+                                       "time_ns", "simulated"])
 
 
 def traffic_table(results: list[SystemResult]) -> pd.DataFrame:

@@ -10,6 +10,7 @@ from pathlib import Path
 import simpy
 
 from qmcsim.config.loader import ResolvedRun, ResolvedSystem
+from qmcsim.engine.sampling import decode_stride
 from qmcsim.engine.simulate import Replay, SystemTrace
 from qmcsim.errors import ConfigError, SimulationError
 from qmcsim.memories.base import Memory, Request, build_memories
@@ -155,7 +156,8 @@ def simulate_system(run: ResolvedRun, system: ResolvedSystem, placement: Placeme
                     system.config.merge_sync_ns,
                     onchip_buffer=system.config.onchip_buffer,
                     batch=run.config.workload.batch,
-                    include_static=run.config.accounting == "full")
+                    include_static=run.config.accounting == "full",
+                    decode_stride=decode_stride(run.config.workload))
     trace = replay.run(steps, on_step=on_step)
     external = frozenset(m for m, mem in memories.items() if mem.is_external)
     return SystemResult(system=system, placement=placement, trace=trace,

@@ -156,6 +156,21 @@ def test_bench_reports_requests_per_second_and_the_controller_build(run_cli):
     assert all("requests/s" in ln and "of peak" in ln for ln in lines[1:])
 
 
+def test_bench_model_reports_wall_per_token_and_error_vs_exhaustive(run_cli):
+    out = run_cli("bench", "--model", str(ROOT / "hw_configs/hymba-qmc.yaml"),
+                  "--system", "qmc-3bit", "--set", "workload.prompt_tokens=8",
+                  "--set", "workload.generate_tokens=9", "--set",
+                  f"model={ROOT / 'hw_configs/bench/hymba-1.5b-2layers.json'}")
+    assert out.returncode == 0, out.stderr
+    (line,) = out.stdout.splitlines()
+    assert line.startswith("qmc-3bit: 9 decode tokens (5 simulated), wall ")
+    assert "ms per decode token; exhaustive: " in line
+    errors = line.split("error vs exhaustive: ")[1].split(", ")
+    assert [e.rsplit(" ", 1)[0] for e in errors] == ["decode time/token", "TTFT",
+                                                     "energy/token"]
+    assert all(abs(float(e.rsplit(" ", 1)[1].rstrip("%"))) < 0.5 for e in errors)
+
+
 @pytest.mark.parametrize("args, field", [
     (("--preset", "qmc-mram"), "--preset: a DRAM preset expected"),
     (("--requests", "0"), "--requests: an integer >= 1 expected"),

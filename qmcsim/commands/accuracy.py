@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pandas as pd
 import yaml
 
 from qmcsim.commands._common import add_set_argument
@@ -18,6 +17,9 @@ from qmcsim.errors import ConfigError
 
 if TYPE_CHECKING:
     from qmcsim.accuracy.config import ResolvedAccuracy
+
+if TYPE_CHECKING:   # pandas is imported when a command runs (start-up)
+    import pandas as pd
 
 NAME = "accuracy"
 HELP = "perplexity of a real model under a format + placement + device noise"
@@ -131,6 +133,8 @@ def only_variants(resolved: ResolvedAccuracy, names: str, *, file: str) -> Resol
 
 
 def render_summary(summary: pd.DataFrame) -> str:
+    import pandas as pd
+
     view = pd.DataFrame({
         "variant": summary["variant"],
         "rho": summary["rho"].map(lambda r: "" if pd.isna(r) else f"{r:g}"),

@@ -1,34 +1,38 @@
-"""`bench`: the DRAM model's speed (burst-mode requests/s; fast-mode wall time per step)."""
+"""`bench`: the simulator's speed (burst-mode requests/s; whole-model wall time per decode token
+and the error of sampled decode against exhaustive simulation)."""
 
 from __future__ import annotations
 
 import argparse
 
 NAME = "bench"
-HELP = "measure the DRAM model's speed (burst-mode requests/s, fast-mode wall time per step)"
+HELP = ("measure the simulator's speed (burst-mode requests/s; with --model, wall time per "
+        "decode token and the error vs exhaustive simulation)")
 DESCRIPTION = ("Burst mode: feed --requests one-burst reads (sequential, then uniformly random) "
                "into one channel of --preset and print requests per wall second (median of "
-               "--repeats) and which controller build ran. With --model CONFIG: simulate one "
-               "system of a run config with its DRAM in --fidelity (fast, burst, or both, "
-               "which also prints the per-step difference) and print wall time, simulated "
-               "latency and energy per step. Figures and machine: BENCHMARKS.md.")
+               "--repeats) and which controller build ran. With --model CONFIG: simulate each "
+               "system of a run config as configured (sampled decode) and exhaustively "
+               "(workload.decode_sampling=exhaustive), and print the wall time per decode "
+               "token and the error of decode time/token, TTFT and energy/token against the "
+               "exhaustive run. With --model and --fidelity burst or both: one system (--system, "
+               "default fp16) with its DRAM in that fidelity, wall time, latency and energy "
+               "per step (both: fast vs burst). Figures and machine: BENCHMARKS.md.")
 
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:
-    ap.add_argument("--preset", default="lpddr5-6400-x16",
-                    help="DRAM preset of the burst-mode measurement (default lpddr5-6400-x16)")
+    ap.add_argument("--preset", default="lpddr5-6400-x16", help="DRAM preset (burst mode)")
     ap.add_argument("--requests", type=int, default=5_000_000, metavar="N",
                     help="one-burst reads per pattern, sequential and random (default 5000000)")
     ap.add_argument("--repeats", type=int, default=3, metavar="N",
                     help="repetitions; the median is printed (default 3)")
     ap.add_argument("--model", metavar="CONFIG",
-                    help="run config: time one of its systems instead (wall time, latency and "
-                         "energy per step)")
-    ap.add_argument("--system", default="fp16",
-                    help="with --model: the system to simulate (default fp16)")
+                    help="run config: wall time per decode token and error vs exhaustive")
+    ap.add_argument("--system", action="append", default=[],
+                    help="with --model: only this system (repeatable; default: all)")
     ap.add_argument("--fidelity", choices=("fast", "burst", "both"), default="fast",
-                    help="with --model: DRAM fidelity; both also prints the per-step "
-                         "difference (default fast)")
+                    help="with --model: DRAM fidelity (burst, both: per-step timing)")
+    ap.add_argument("--no-reference", action="store_true",
+                    help="with --model: skip the exhaustive reference run")
     ap.add_argument("--set", dest="overrides", action="append", default=[],
                     metavar="PATH=VALUE", help="override a field of the run config")
 
@@ -36,8 +40,12 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from qmcsim.memories.dram.bench import IMPLEMENTATION, burst_speed, model_steps
 
+    if args.model and args.fidelity == "fast":
+        _sampling_report(args)
+        return 0
     if args.model:
-        per_fid = {f: model_steps(args.model, args.system, args.overrides, f)
+        system = args.system[0] if args.system else "fp16"
+        per_fid = {f: model_steps(args.model, system, args.overrides, f)
                    for f in (("fast", "burst") if args.fidelity == "both" else (args.fidelity,))}
         for f, steps in per_fid.items():
             for k, st in enumerate(steps):
@@ -58,3 +66,18 @@ def run(args: argparse.Namespace) -> int:
               f"{', '.join(f'{r:,.0f}' for r in m.requests_per_s)}); bandwidth "
               f"{m.fraction_of_peak:.3f} of peak")
     return 0
+
+
+def _sampling_report(args: argparse.Namespace) -> None:
+    from qmcsim.memories.dram.bench import HEADLINE, sampling_error
+
+    for m in sampling_error(args.model, args.system or None, args.overrides,
+                            reference=not args.no_reference):
+        n = max(1, m.decode_tokens)
+        line = (f"{m.system}: {m.decode_tokens} decode tokens ({m.simulated_decode} simulated), "
+                f"wall {m.wall_s:.2f} s, {m.decode_wall_s / n * 1e3:.2f} ms per decode token")
+        if m.exhaustive_decode_wall_s is not None:
+            errors = ", ".join(f"{label} {m.errors[key]:+.3%}" for key, label in HEADLINE)
+            line += (f"; exhaustive: {m.exhaustive_decode_wall_s / n * 1e3:.2f} ms per decode "
+                     f"token; error vs exhaustive: {errors}")
+        print(line)

@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:   # pandas is imported when a command runs (start-up)
+    import pandas as pd
+
 
 NAME = "formats"
 HELP = "bits per weight of every storage format on a model, per stored component"
@@ -99,6 +102,8 @@ def _component_bits(layout: dict) -> dict[str, int]:
 
 
 def format_table(variants, layouts: list[dict], total: int) -> pd.DataFrame:
+    import pandas as pd
+
     rows = []
     for v, layout in zip(variants, layouts, strict=True):
         bits = _component_bits(layout)
@@ -114,6 +119,8 @@ def format_table(variants, layouts: list[dict], total: int) -> pd.DataFrame:
 
 
 def index_table(index_variants, layouts: list[dict], total: int) -> pd.DataFrame:
+    import pandas as pd
+
     rows: dict[float, dict[str, float]] = {}
     for (rho, index, _), layout in zip(index_variants, layouts, strict=True):
         bits = _component_bits(layout)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-
-import pandas as pd
-import yaml
+from typing import TYPE_CHECKING
 
 from qmcsim.commands._common import add_set_argument
+
+if TYPE_CHECKING:   # pandas is imported when a command runs (start-up)
+    import pandas as pd
 
 NAME = "run"
 HELP = "simulate every system of a run config and report against the baseline"
@@ -29,6 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import yaml
     from tqdm import tqdm
 
     from qmcsim.config.loader import load_run
@@ -122,6 +124,9 @@ def summary_figure_files(files: dict[str, bytes]) -> dict[str, bytes]:
     """summary.png/.svg drawn from the very tables (and config) written beside them."""
     import io
 
+    import pandas as pd
+    import yaml
+
     from qmcsim.plot import figure_files, run_summary, run_title
 
     title = run_title(yaml.safe_load(files["resolved_config.yaml"]))
@@ -135,6 +140,8 @@ def render_report(name: str, model: str, params: int, accounting: str, baseline:
                   contention: pd.DataFrame) -> str:
     """Per system: the metric and its ratio against the baseline, side by side. Every number
     in the one format of qmcsim.commands._format, each row in a unit that keeps it short."""
+    import pandas as pd
+
     from qmcsim.commands._format import number, unit_for
 
     lines = [f"run {name!r}: model {model} ({params / 1e9:.3f} B parameters), "

@@ -6,8 +6,10 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:   # pandas is imported when a command runs (start-up)
+    import pandas as pd
 
 NAME = "sweep"
 HELP = "run a design-space sweep (resumable; local processes by default, or a Dask cluster)"
@@ -41,6 +43,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def render(table: pd.DataFrame, parameters: list[str]) -> str:
     """Point, system, parameter values, unit counts and the headline metrics."""
+    import pandas as pd
+
     units = [c for c in table.columns if c.startswith("units.")]
     cols = ["point", "system", "variant", *parameters, *units, *SHOWN, "feasible", "pareto",
             "n_seeds", "perplexity_mean", "perplexity_ci95_half"]

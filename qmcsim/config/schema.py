@@ -20,6 +20,20 @@ class WorkloadConfig(Frozen):
     prefill_chunk_tokens: int | None = Field(
         None, ge=1, description="prefill the prompt (meta tokens included) in chunks of this "
         "many tokens; default: the whole prompt in one step")
+    decode_sampling: Literal["exhaustive", "stride"] = Field(
+        "stride", description="exhaustive: simulate every decode token; stride: simulate every "
+        "decode_stride-th decode token (and the first and last) and interpolate the ones "
+        "between (engine/sampling.py; error vs exhaustive in BENCHMARKS.md)")
+    decode_stride: int | Literal["auto"] = Field(
+        "auto", description="decode tokens per simulated one with decode_sampling: stride; "
+        "auto: about 5 simulated tokens per run")
+
+    @field_validator("decode_stride")
+    @classmethod
+    def _stride_positive(cls, v: int | str) -> int | str:
+        if isinstance(v, int) and v < 1:
+            raise ValueError("must be an integer >= 1 or 'auto'")
+        return v
 
 
 class MemoryConfig(Frozen):

@@ -1,10 +1,16 @@
 """Fast mode against burst mode (the reference) on the same request streams.
 
-Measured when written (lpddr5-6400-x16, tolerance 2 %): concurrent multi-class streams within
-0.12 % (latency) and 0.02 % (dynamic energy) for open/closed page and all-bank/per-bank
-refresh; a one-layer SmolLM2-135M-shaped model (vocabulary cut to 1024, ~7 MB per step) on 16
-channels: per step latency +0.52 % / +0.95 % / -0.60 %, energy (dynamic + static) +0.04 % /
-+0.11 % / -0.07 % (prefill, decode, decode).
+Tolerances are the README's: latency, dynamic and static energy within 1 %, busy time per
+request within 2 %, mean queueing time (arrival to the request's first command on any channel,
+counted once per request in both fidelities) within 10 %.
+
+Measured (lpddr5-6400-x16): concurrent multi-class streams within 0.12 % (latency) and 0.02 %
+(dynamic energy) for open/closed page and all-bank/per-bank refresh; a one-layer
+SmolLM2-135M-shaped model (vocabulary cut to 1024) on 16 channels: per step latency within
+0.95 %, energy within 0.11 %; a QMC system's DRAM traffic (activations, KV cache, SSM state,
+reads and writes issued together, idle gaps; open / closed page / per-bank refresh): end time
+within 0.07 %, dynamic energy within 0.13 %, busy time within 0.37 % / 0.11 % / 1.15 %, queueing
+within 4.6 %, static energy -0.70 % / +0.17 % / -0.66 %.
 """
 
 from __future__ import annotations
@@ -26,7 +32,9 @@ from qmcsim.models.hf import build_model
 from qmcsim.trace.standalone import standalone_builder
 
 MB = 1 << 20
-TOL = 0.02
+TOL = 0.01  # README: fast mode within 1 % of burst mode
+BUSY_TOL = 0.02  # README: busy time per request within 2 %
+QUEUE_TOL = 0.1  # README: mean queueing time within 10 %
 # compute far faster than memory, so step latency is the DRAM's
 FAST_COMPUTE = ComputeParams(name="c", peak_tflops_fp16=1000.0, peak_tops_int8=2000.0,
                              utilization=1.0, onchip_buffer_bytes=4096)
@@ -64,12 +72,14 @@ CONCURRENT = [  # weights, KV and activations at once, a write stream joining la
 # - ddr5-same-bank: fast mode counts 624 activations where burst mode counts 512 (+22 %). The
 #   sequential stream's bank index advances almost in step with the REFsb rotation, so which
 #   refreshes hit an open bank depends on the exact cycle; fast mode's estimated times do not
-#   reproduce that phase. Latency and energy still agree within 2 %.
+#   reproduce that phase. Latency and energy still agree within 2 % (latency +1.6 %, static
+#   energy +1.7 %), not within the 1 % the other cases hold.
 # - hbm3: static energy +2.2 %. Fast mode counts banks open through each refresh (open cycles
 #   +10 %, as for LPDDR5's +6 %); HBM3's active standby is 37.5 % above precharge standby
 #   (LPDDR5: 11 %), so the same approximation weighs more.
 ACT_TOL = {"ddr5-same-bank": 0.25}
-STATIC_TOL = {"hbm3": 0.03}
+LAT_TOL = {"ddr5-same-bank": 0.02}
+STATIC_TOL = {"hbm3": 0.03, "ddr5-same-bank": 0.02}
 
 
 STREAM_CASES = [
@@ -87,10 +97,11 @@ def test_concurrent_streams_match_burst_mode(case: str, preset: str,
                                              controller: dict[str, str]) -> None:
     mems = {f: _memory(f, 4, preset, **controller) for f in ("burst", "fast")}
     t = {f: _streams(m, CONCURRENT) for f, m in mems.items()}
-    assert t["fast"] == pytest.approx(t["burst"], rel=TOL)
+    assert t["fast"] == pytest.approx(t["burst"], rel=LAT_TOL.get(case, TOL))
     for cls in ("weights", "kv_cache", "activations"):
         b, f = (mems[k].stats.of(cls) for k in ("burst", "fast"))
-        assert f.dynamic_energy_pj == pytest.approx(b.dynamic_energy_pj, rel=TOL)
+        assert f.dynamic_energy_pj == pytest.approx(b.dynamic_energy_pj,
+                                                    rel=LAT_TOL.get(case, TOL))
         assert (f.read_bytes, f.write_bytes, f.requests) == (b.read_bytes, b.write_bytes,
                                                               b.requests)
         # every burst is counted once; activations (ACT) agree within 10 %
@@ -168,3 +179,55 @@ def test_fast_unloaded_latency_follows_the_constraint_formulas() -> None:
                    v["n_rp_pb"] + v["n_rcd"] + v["n_cl"] + n_bl]
     st = mem.stats.of("kv_cache")
     assert (st.row_hits, st.row_misses, st.row_conflicts) == (1, 1, 1)
+
+
+KB = 1 << 10
+# a QMC system's DRAM traffic, one Hymba-shaped layer: each operator issues its reads and
+# writes together (activation spill in and out, KV cache read + new rows, SSM state read +
+# write), then the DRAM idles while the ReRAM/MRAM weights and the compute finish
+QMC_LAYER = [
+    [Request(address=0, nbytes=400 * KB, is_write=False, traffic_class="activations"),
+     Request(address=400 * KB, nbytes=MB, is_write=True, traffic_class="activations")],
+    [Request(address=64 * MB, nbytes=480 * KB, is_write=False, traffic_class="kv_cache"),
+     Request(address=64 * MB + 480 * KB, nbytes=4 * KB, is_write=True,
+             traffic_class="kv_cache")],
+    [Request(address=96 * MB, nbytes=120 * KB, is_write=False, traffic_class="ssm_state"),
+     Request(address=96 * MB, nbytes=120 * KB, is_write=True, traffic_class="ssm_state")],
+]
+IDLE_NS = 30_000.0  # between operators: several refresh intervals with the DRAM idle
+
+
+def _operators(mem: DramMemory, groups: list[list[Request]], repeats: int) -> float:
+    env = mem.env
+
+    def client() -> Generator[simpy.Event, object, None]:
+        for _ in range(repeats):
+            for group in groups:
+                yield env.all_of([env.process(mem.serve(r)) for r in group])
+                yield env.timeout(IDLE_NS * 1000)  # ps ticks
+
+    env.process(client())
+    env.run()
+    return env.now
+
+
+@pytest.mark.parametrize("controller", [{}, {"page_policy": "closed"}, {"refresh": "per_bank"}],
+                         ids=["open-allbank", "closed", "per-bank-refresh"])
+def test_every_traffic_class_matches_burst_mode(controller: dict[str, str]) -> None:
+    """Reads and writes issued together, idle gaps: per class dynamic energy, busy time per
+    request and queueing time, and the static (background + refresh) energy."""
+    mems = {f: _memory(f, 4, **controller) for f in ("burst", "fast")}
+    end = {f: _operators(m, QMC_LAYER, 2) for f, m in mems.items()}
+    assert end["fast"] == pytest.approx(end["burst"], rel=TOL)
+    for cls in ("activations", "kv_cache", "ssm_state"):
+        b, f = (mems[k].stats.of(cls) for k in ("burst", "fast"))
+        assert (f.read_bytes, f.write_bytes, f.requests) == (b.read_bytes, b.write_bytes,
+                                                              b.requests)
+        assert f.dynamic_energy_pj == pytest.approx(b.dynamic_energy_pj, rel=TOL), cls
+        assert f.busy_ticks == pytest.approx(b.busy_ticks, rel=BUSY_TOL), cls
+        # queueing: arrival to the first command, once per request (tens of ns; refresh
+        # waits dominate it)
+        assert f.queue_ticks == pytest.approx(b.queue_ticks, rel=QUEUE_TOL), cls
+    fast, burst = mems["fast"], mems["burst"]
+    assert fast.static_energy_pj() == pytest.approx(burst.static_energy_pj(), rel=TOL)
+    assert fast.refresh_energy_pj() == pytest.approx(burst.refresh_energy_pj(), rel=TOL)

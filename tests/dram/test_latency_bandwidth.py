@@ -72,3 +72,11 @@ def test_random_reads_are_activation_limited(preset: DramParams) -> None:
     # measured when written: 0.88 (DDR5) to 0.92 (LPDDR5X) of the bound
     assert 0.8 * bound < rnd <= bound
     assert rnd < seq
+
+
+def test_random_reads_get_clearly_less_bandwidth(lp5: DramParams) -> None:
+    """README: random reads get 0.45 +- 0.02 of peak (bank conflicts, tRRD/tFAW)."""
+    seq = _stream(lp5, 20_000, sequential=True)
+    rnd = _stream(lp5, 20_000, sequential=False)
+    assert rnd == pytest.approx(0.45, abs=0.02)
+    assert rnd < 0.6 * seq

@@ -4,6 +4,8 @@ Burst mode (`burst_speed`): feeds N one-burst read requests (sequential or unifo
 over the whole channel) straight into one channel's ChannelController in chunks.
 Whole model (`model_steps`): runs one system of a run config through `qmcsim.run` with every
 command-level DRAM memory in the given fidelity, timing each step on the wall clock.
+Sampled decode (`sampling_error`): each system as configured (sampled decode by default) and
+exhaustively, with the wall time per decode token and the error of the headline metrics.
 """
 
 from __future__ import annotations
@@ -81,6 +83,71 @@ def model_steps(config: str, system: str, overrides: list[str], fidelity: str
             for rec, wall in zip(result.per_step.itertuples(), walls, strict=True)]
 
 
+class _Ticker:
+    """Wall seconds between consecutive finished steps."""
+
+    def __init__(self) -> None:
+        self.walls: list[float] = []
+        self.last = time.perf_counter()
+
+    def __call__(self, _step: object) -> None:
+        now = time.perf_counter()
+        self.walls.append(now - self.last)
+        self.last = now
+
+
+HEADLINE = (("decode_ms_per_token", "decode time/token"), ("ttft_ms", "TTFT"),
+            ("energy_per_token_uj", "energy/token"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class SamplingError:
+    """One system: sampled decode against exhaustive simulation."""
+
+    system: str
+    decode_tokens: int
+    simulated_decode: int        # decode tokens simulated in detail (the rest interpolated)
+    wall_s: float                # whole system, sampled
+    decode_wall_s: float         # its decode steps, sampled
+    exhaustive_decode_wall_s: float | None
+    errors: dict[str, float]     # relative error per HEADLINE metric (empty: no reference)
+
+
+def sampling_error(config: str, systems: list[str] | None, overrides: list[str],
+                   reference: bool = True) -> list[SamplingError]:
+    """Simulate each system (all if `systems` is None) as configured and, with `reference`,
+    with workload.decode_sampling=exhaustive; time the decode steps on the wall clock."""
+    from qmcsim.config.loader import load_run
+    from qmcsim.pipeline import run
+
+    names = [s.name for s in load_run(config, overrides).systems]
+    for name in systems or []:
+        if name not in names:
+            raise ConfigError(config, "systems", f"a system named {name!r} expected "
+                              f"(--system); found {names}")
+    out = []
+    for name in systems or names:
+        runs = []
+        for extra in ([], ["workload.decode_sampling=exhaustive"])[:2 if reference else 1]:
+            ticker = _Ticker()
+            result = run(config, [*overrides, *extra], systems=[name], on_step=ticker)
+            steps = result.per_step
+            decode_wall = sum(w for w, phase in zip(ticker.walls, steps.phase, strict=True)
+                              if phase == "decode")
+            runs.append((result, sum(ticker.walls), decode_wall))
+        (sampled, wall, decode_wall), ref = runs[0], runs[1] if reference else None
+        decode = sampled.per_step[sampled.per_step.phase == "decode"]
+        row = sampled.summary.iloc[0]
+        errors = {} if ref is None else {
+            key: float(row[key] / ref[0].summary.iloc[0][key] - 1) for key, _ in HEADLINE}
+        out.append(SamplingError(system=name, decode_tokens=len(decode),
+                                 simulated_decode=int(decode.simulated.sum()), wall_s=wall,
+                                 decode_wall_s=decode_wall,
+                                 exhaustive_decode_wall_s=None if ref is None else ref[2],
+                                 errors=errors))
+    return out
+
+
 @dataclass(frozen=True, kw_only=True)
 class BurstSpeed:
     """Burst-mode speed of one channel on one access pattern."""
@@ -113,5 +180,5 @@ def burst_speed(preset: str, requests: int, repeats: int, pattern: str) -> Burst
                       requests_per_s=tuple(r for r, _ in runs), fraction_of_peak=runs[0][1])
 
 
-__all__ = ["IMPLEMENTATION", "BurstSpeed", "StepTiming", "burst_speed", "model_steps",
-           "run_once"]
+__all__ = ["HEADLINE", "IMPLEMENTATION", "BurstSpeed", "SamplingError", "StepTiming",
+           "burst_speed", "model_steps", "run_once", "sampling_error"]

@@ -44,6 +44,7 @@ CAL_BURSTS = 4096  # calibration stream length (bursts); 16 row stripes of the d
 CAL_REFRESH_BURSTS = 16384  # long enough to cross ~10 all-bank refresh intervals
 CAL_TURN_LEAD = 512  # the stream a direction switch follows
 CAL_TURN_MAX_LOG2 = 11  # direction-switch costs for 1, 2, 4, ... 2048 bursts
+GEOMETRY_CACHE_SEGMENTS = 4_000_000  # memoised row segments per memory (~25 bytes each)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -139,11 +140,31 @@ def _derive_costs_json(text: str) -> StreamCosts:
 
 
 @dataclass(frozen=True, kw_only=True)
+class _Geometry:
+    """A request's row segments in (channel, bank), position order; depends on the addresses
+    only, so it is computed once per distinct request (decode steps repeat every weight read)."""
+
+    n_ch: np.ndarray  # bursts per channel
+    ch: np.ndarray
+    bank: np.ndarray
+    key: np.ndarray  # channel x banks + bank
+    row: np.ndarray
+    prev_row: np.ndarray  # row of the previous segment (meaningful inside a bank group)
+    pos_first: np.ndarray  # position of the first / last burst within its channel's share
+    pos_last: np.ndarray
+    new_group: np.ndarray  # first segment of its bank
+    last_of: np.ndarray  # last segment of its bank
+    head: np.ndarray  # the channel's first burst
+    bursts: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class FastResult:
     """One request through fast mode (cycles)."""
 
     first_cycle: int  # earliest first command over the channels
     done_cycle: int  # last data beat over the channels
+    channels: int  # bit mask of the channels the request touches
     hits: int
     misses: int
     conflicts: int
@@ -181,10 +202,12 @@ class FastChannels:
         self.last_write = np.zeros(n, dtype=bool)
         self.used = np.zeros(n, dtype=bool)
         self.bank_row = np.full(n * self.n_banks, -1, dtype=np.int64)
-        self.bank_epoch = np.zeros(n * self.n_banks, dtype=np.int64)
+        self.bank_epoch = np.zeros(n * self.n_banks)  # refresh epochs (whole numbers)
         self.open_acc = np.zeros(n)  # closed-out active-standby cycles
         self.open_from = np.zeros(n)
         self.open_to = np.zeros(n)
+        self._geo_cache: dict[tuple[int, int], _Geometry] = {}
+        self._geo_cached = 0  # segments held by the cache
 
     # ---- address arithmetic
     def _count_before(self, x: int) -> np.ndarray:
@@ -222,27 +245,60 @@ class FastChannels:
     def _epoch(self, bank: np.ndarray, t: np.ndarray) -> np.ndarray:
         """Refreshes that have closed `bank` by cycle t."""
         grid = self.c.refresh_grid
-        k = np.floor_divide(t, grid).astype(np.int64)
+        k = np.floor_divide(t, grid)  # whole numbers, kept as floats (no conversion pass)
         if not self.per_bank:
             return k
         n = self.n_groups
         j = self.group_of[bank % self.banks_per_rank]
         return np.maximum(0, (k - 1 - j + n) // n)
 
-    # ---- one request
-    def serve(self, address: int, nbytes: int, is_write: bool, arrival: int) -> FastResult:
-        c = self.c
+    # ---- the address geometry of one request (state-free, memoised)
+    def _geometry(self, f: int, last: int) -> _Geometry:
+        """Row segments of bursts [f, last], sorted by (channel, bank) then position."""
+        key_ = (f, last)
+        geo = self._geo_cache.get(key_)
+        if geo is not None:
+            return geo
         bb = self.mapping.org.burst_bytes
-        f, last = address // bb, (address + nbytes - 1) // bb
         n_ch = self._count_before(last + 1) - self._count_before(f)
-        active = n_ch > 0
         first, lastb, nb = self._segments(f, last)
-        order = np.argsort(first, kind="stable")
-        first, lastb, nb = first[order], lastb[order], nb[order]
         ch, bank, row, _ = self.mapping.decode(first * bb)
         base = self._count_before(f)
         pos_first = self._compress(first) - base[ch]
         pos_last = self._compress(lastb) - base[ch]
+        key = ch * self.n_banks + bank
+        # segments come in address order, so within a channel in position order: a stable
+        # sort by bank key alone (radix sort for 16-bit keys) gives (bank, position) order
+        kdt = np.int16 if self.n_ch * self.n_banks < 2**15 else np.int64
+        srt = np.argsort(key.astype(kdt), kind="stable")
+        k_s = key[srt]
+        new_group = np.ones(len(k_s), dtype=bool)
+        new_group[1:] = k_s[1:] != k_s[:-1]
+        last_of = np.ones(len(k_s), dtype=bool)
+        last_of[:-1] = k_s[1:] != k_s[:-1]
+        row_s = row[srt]
+        prev_row = np.empty_like(row_s)
+        prev_row[1:] = row_s[:-1]
+        pos_first_s = pos_first[srt]
+        i32 = np.int32  # compact: the cache holds a whole decode step's segments
+        geo = _Geometry(n_ch=n_ch, ch=ch[srt].astype(i32), bank=bank[srt].astype(i32),
+                        key=k_s.astype(i32), row=row_s.astype(i32),
+                        prev_row=prev_row.astype(i32), pos_first=pos_first_s.astype(i32),
+                        pos_last=pos_last[srt].astype(i32),
+                        new_group=new_group, last_of=last_of, head=pos_first_s == 0,
+                        bursts=int(nb.sum()))
+        if len(k_s) <= GEOMETRY_CACHE_SEGMENTS - self._geo_cached:
+            self._geo_cache[key_] = geo
+            self._geo_cached += len(k_s)
+        return geo
+
+    # ---- one request
+    def serve(self, address: int, nbytes: int, is_write: bool, arrival: int) -> FastResult:
+        c = self.c
+        bb = self.mapping.org.burst_bytes
+        g = self._geometry(address // bb, (address + nbytes - 1) // bb)
+        n_ch = g.n_ch
+        active = n_ch > 0
 
         r = c.r_write if is_write else c.r_read
         fill = c.fill_write if is_write else c.fill_read
@@ -256,48 +312,42 @@ class FastChannels:
         idle_start = float(arrival)
         delay = np.zeros(self.n_ch)
         if c.refresh_busy and c.refresh_grid:
-            g = (arrival // c.refresh_grid) * c.refresh_grid
-            if g > 0:
-                delay = np.where(self.free < g, np.maximum(0.0, g + c.refresh_busy - arrival), 0)
+            due = (arrival // c.refresh_grid) * c.refresh_grid
+            if due > 0:
+                delay = np.where(self.free < due,
+                                 np.maximum(0.0, due + c.refresh_busy - arrival), 0)
 
         # row-buffer outcome of each segment, with first-data estimates from an idle-bank start
+        # (segments in (channel, bank), position order: each follows the previous one of its
+        # bank, the first of a bank follows the bank's state)
         est_first = np.maximum(idle_start + delay + firsts[1] + extra, behind)
-        t0 = est_first[ch] + pos_first * r
-        t1 = est_first[ch] + pos_last * r
-        nbank = self.n_banks
-        key = ch * nbank + bank
-        e0 = self._epoch(bank, t0) if c.refresh_grid else np.zeros_like(t0, dtype=np.int64)
-        e1 = self._epoch(bank, t1) if c.refresh_grid else e0
-        srt = np.lexsort((pos_first, key))
-        k_s = key[srt]
-        prev_row = np.empty_like(k_s)
-        prev_ep = np.empty_like(k_s)
-        new_group = np.ones(len(k_s), dtype=bool)
-        new_group[1:] = k_s[1:] != k_s[:-1]
-        prev_row[1:] = row[srt][:-1]
-        prev_ep[1:] = e1[srt][:-1]
-        prev_row[new_group] = self.bank_row[k_s[new_group]]
-        prev_ep[new_group] = self.bank_epoch[k_s[new_group]]
-        kind = np.empty(len(k_s), dtype=np.int64)  # 0 hit, 1 miss, 2 conflict (sorted order)
-        if self.closed_page:
-            kind[:] = 1
-        else:
-            still_open = (prev_row >= 0) & (prev_ep == e0[srt])
-            kind[:] = np.where(still_open, np.where(prev_row == row[srt], 0, 2), 1)
-        reopen = e1[srt] - e0[srt]
-        misses = int(np.count_nonzero(kind == 1) + reopen.sum())
+        at = est_first[g.ch]
+        t0 = at + g.pos_first * r
+        t1 = at + g.pos_last * r
+        e0 = self._epoch(g.bank, t0) if c.refresh_grid else np.zeros(len(t0))
+        e1 = self._epoch(g.bank, t1) if c.refresh_grid else e0
+        starts = g.key[g.new_group]
+        kind = np.ones(len(t0), dtype=np.int64)  # 0 hit, 1 miss, 2 conflict
+        if not self.closed_page:
+            prev_row = g.prev_row.copy()
+            prev_ep = np.empty_like(e1)
+            prev_ep[1:] = e1[:-1]
+            prev_row[g.new_group] = self.bank_row[starts]
+            prev_ep[g.new_group] = self.bank_epoch[starts]
+            still_open = (prev_row >= 0) & (prev_ep == e0)
+            kind[:] = np.where(still_open, np.where(prev_row == g.row, 0, 2), 1)
+        reopen = int((e1 - e0).sum()) if c.refresh_grid else 0
+        misses = int(np.count_nonzero(kind == 1)) + reopen
         conflicts = int(np.count_nonzero(kind == 2))
-        hits = int(nb.sum()) - misses - conflicts
+        hits = g.bursts - misses - conflicts
         # bank state after the request: each bank's last segment
-        last_of = np.ones(len(k_s), dtype=bool)
-        last_of[:-1] = k_s[1:] != k_s[:-1]
-        self.bank_row[k_s[last_of]] = -1 if self.closed_page else row[srt][last_of]
-        self.bank_epoch[k_s[last_of]] = e1[srt][last_of]
+        ends = g.key[g.last_of]
+        self.bank_row[ends] = -1 if self.closed_page else g.row[g.last_of]
+        self.bank_epoch[ends] = e1[g.last_of]
 
         # channel timing: first burst by its row state, then in-order at r cycles per burst
         first_kind = np.ones(self.n_ch, dtype=np.int64)
-        head = pos_first[srt] == 0
-        first_kind[ch[srt][head]] = kind[head]
+        first_kind[g.ch[g.head]] = kind[g.head]
         lat = np.asarray(firsts, dtype=float)[first_kind]
         first_done = np.maximum(idle_start + delay + lat + extra, behind)
         done = first_done + (n_ch - 1) * r
@@ -312,12 +362,15 @@ class FastChannels:
                 if np.array_equal(new, done):
                     break
                 done = new
-        # active standby: banks stay open until the next all-bank refresh (open page)
+        # active standby: banks stay open until the next all-bank refresh (open page), or
+        # per-bank refresh: until the round of pair refreshes has closed every bank
         cmd_start = first_done - lat
         if self.closed_page:
             close = done
         elif c.refresh_grid and not self.per_bank:
             close = (np.floor_divide(done, c.refresh_grid) + 1) * c.refresh_grid
+        elif c.refresh_grid:
+            close = done + c.refresh_grid * (self.banks_per_rank // 2)
         else:
             close = np.full(self.n_ch, np.inf)
         joined = cmd_start <= self.open_to
@@ -334,6 +387,7 @@ class FastChannels:
         self.used |= active
         return FastResult(first_cycle=int(np.floor(cmd_start[active].min())),
                           done_cycle=int(np.ceil(done[active].max())),
+                          channels=int((active.astype(np.int64) << np.arange(self.n_ch)).sum()),
                           hits=hits, misses=misses, conflicts=conflicts)
 
     # ---- energy bookkeeping

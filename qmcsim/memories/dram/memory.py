@@ -24,7 +24,7 @@ from qmcsim.errors import ConfigError
 from qmcsim.memories.base import ClassStats, DeviceParams, Memory, Request, register
 from qmcsim.memories.dram.channel import new_controller
 from qmcsim.memories.dram.controller import ChannelController
-from qmcsim.memories.dram.fast import FastChannels
+from qmcsim.memories.dram.fast import FastChannels, FastResult
 from qmcsim.memories.dram.mapping import AddressMapping
 from qmcsim.memories.dram.params import DramParams
 from qmcsim.units import BITS_PER_BYTE, cycles_to_ticks
@@ -93,6 +93,8 @@ class DramMemory(Memory):
         self._waiting: dict[int, tuple[simpy.Event, Request, float, int]] = {}
         self._wake = env.event()
         self._cycle = 0  # controllers have been advanced up to (not including) this cycle
+        self._batch_cycle = -1  # fast mode: the requests that arrived at this cycle
+        self._batch: list[tuple[bool, FastResult]] = []
         if self.fast is None:
             env.process(self._pump())
 
@@ -126,16 +128,29 @@ class DramMemory(Memory):
 
     def _serve_fast(self, request: Request, now_cycle: int
                     ) -> Generator[simpy.Event, object, None]:
+        """A request's cost from fast mode. Reads and writes that arrive at the same cycle and
+        share a channel finish together: the burst controller's write draining (watermarks)
+        interleaves the two streams, so each ends with the pair (measured in
+        tests/dram/test_fast_vs_burst.py), not one after the other as in the channel FIFO."""
         assert self.fast is not None
         res = self.fast.serve(request.address, request.nbytes, request.is_write, now_cycle)
         arrived = self.env.now
-        done_ticks = self._ticks(res.done_cycle)
+        if self._batch_cycle != now_cycle:
+            self._batch_cycle, self._batch = now_cycle, []
+        batch = self._batch
+        batch.append((request.is_write, res))
+        yield self.env.timeout(0)   # the other requests of this instant register first
+        done_cycle = res.done_cycle
+        for is_write, other in batch:
+            if is_write != request.is_write and other.channels & res.channels:
+                done_cycle = max(done_cycle, other.done_cycle)
+        done_ticks = self._ticks(done_cycle)
         self.record(request, row_hits=res.hits, row_misses=res.misses,
                     row_conflicts=res.conflicts,
                     queue_ticks=max(0.0, self._ticks(res.first_cycle) - arrived),
                     energy_pj=self._request_energy_pj(request, res.misses + res.conflicts),
                     busy_ticks=done_ticks - arrived)
-        yield self.env.timeout(max(0.0, done_ticks - arrived))
+        yield self.env.timeout(max(0.0, done_ticks - self.env.now))
 
     def _request_energy_pj(self, req: Request, activations: int) -> float:
         """ACT+PRE per activation, core + I/O energy per bit moved (both fidelities)."""
@@ -162,15 +177,19 @@ class DramMemory(Memory):
         event, req, arrived, parts = self._waiting[tag]
         self.record(req, row_hits=hits, row_misses=misses, row_conflicts=conflicts,
                     energy_pj=self._request_energy_pj(req, misses + conflicts) if parts == 1
-                    else self.dram.energy.act_pre_pj * (misses + conflicts),
-                    queue_ticks=max(0.0, self._ticks(first) - arrived), complete=False)
+                    else self.dram.energy.act_pre_pj * (misses + conflicts), complete=False)
+        # queueing: arrival to the request's first command on any channel, once per request
+        # (fast mode counts the same)
+        first_ticks = min(self._ticks(first), getattr(event, "_qmc_first", INF))
+        event._qmc_first = first_ticks  # type: ignore[attr-defined]
         done_ticks = max(self._ticks(done_cycle), getattr(event, "_qmc_done", 0.0))
         event._qmc_done = done_ticks  # type: ignore[attr-defined]
         if parts > 1:
             self._waiting[tag] = (event, req, arrived, parts - 1)
             return
         del self._waiting[tag]
-        self.record(req, busy_ticks=done_ticks - arrived)
+        self.record(req, busy_ticks=done_ticks - arrived,
+                    queue_ticks=max(0.0, first_ticks - arrived))
         delay = max(0.0, done_ticks - self.env.now)
         self.env.timeout(delay).callbacks.append(partial(_succeed, event))
 
@@ -203,6 +222,9 @@ class DramMemory(Memory):
             per = e.refresh_pb_pj if self.dram.spec.is_partial(self.dram.controller.refresh) \
                 else e.refresh_ab_pj
             return self.fast.refreshes(self._cycles_at(self.env.now)) * per
+        # an idle controller issues the refreshes due while it waited only when next advanced:
+        # advance it to now, so both fidelities count every refresh due by now
+        self._advance(self._cycles_at(self.env.now))
         return sum(c.counters.refresh_ab * e.refresh_ab_pj + c.counters.refresh_pb * e.refresh_pb_pj
                    for c in self.controllers)
 
