@@ -54,9 +54,10 @@ def run(args: argparse.Namespace) -> int:
     from qmcsim.accuracy.config import load_accuracy
     from qmcsim.accuracy.figure import png_bytes, ppl_vs_bits
     from qmcsim.accuracy.model import load_model, load_text, require_torch, weight_targets
-    from qmcsim.results import csv_bytes, write_results_folder
+    from qmcsim.results import check_output_folder, csv_bytes, write_results_folder
 
     resolved = load_accuracy(args.config, args.overrides)   # every config check first
+    check_output_folder(args.out, resolved.config.name)     # before the model is loaded
     if args.variants is not None:
         resolved = only_variants(resolved, args.variants, file=str(args.config))
     require_torch()

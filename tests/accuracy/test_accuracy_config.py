@@ -129,3 +129,13 @@ def test_variants_option_selects_and_rejects_names(tmp_path: Path, capsys) -> No
     err = capsys.readouterr().err
     assert "--variants" in err and "'nope'" in err and err.count("\n") == 1
     assert not out.exists()
+
+
+def test_cli_unusable_out_is_refused_before_the_model_loads(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x")
+    proc = subprocess.run([sys.executable, "-m", "qmcsim", "accuracy", str(EXAMPLE), "--out",
+                           str(tmp_path / "afile" / "res")], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "--out" in proc.stderr and "is a file" in proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
