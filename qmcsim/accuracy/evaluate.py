@@ -40,9 +40,11 @@ def evaluations(resolved: ResolvedAccuracy) -> list[tuple[Variant, int | None]]:
 
 def run_accuracy(resolved: ResolvedAccuracy, model: Any, ids: Any, targets: list[tuple[str, Any]],
                  *, on_window: Callable[[str], None] | None = None,
+                 on_result: Callable[[dict[str, Any]], None] | None = None,
                  calibration: dict[str, LayerCalibration] | None = None) -> AccuracyResult:
     """`ids`: 1-D LongTensor of the evaluated tokens; `targets`: (name, parameter) to replace;
-    `calibration`: per target name, the layer's input statistics (calibrated formats)."""
+    `calibration`: per target name, the layer's input statistics (calibrated formats);
+    `on_result`: called with each evaluation's row as soon as it is measured."""
     import torch
 
     cfg = resolved.config
@@ -100,6 +102,8 @@ def run_accuracy(resolved: ResolvedAccuracy, model: Any, ids: Any, targets: list
                              "bits_per_weight_paper": bits["paper"] / n_weights,
                              "quantize_s": quantize_s,
                              "wall_s": time.perf_counter() - t0})
+                if on_result is not None:
+                    on_result(runs[-1])
             del cached
     finally:
         with torch.no_grad():

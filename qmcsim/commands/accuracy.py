@@ -88,14 +88,27 @@ def run(args: argparse.Namespace) -> int:
                                     base_dir=base_dir)
         calibration = collect(model, targets, batches)
         cal_s = time.perf_counter() - tc
-    total = len(evaluations(resolved)) * windows_per_eval(resolved, cfg.tokens)
+    n_evals = len(evaluations(resolved))
+    total = n_evals * windows_per_eval(resolved, cfg.tokens)
     t1 = time.perf_counter()
     with tqdm(total=total, unit="window", disable=args.no_progress or None, file=sys.stderr,
               leave=False) as bar:
         def step(label: str) -> None:
             bar.set_description(label, refresh=False)
             bar.update()
+        # a bar is invisible in a log file: there, one line per evaluation tells how far it is
+        log_lines = bar.disable and not args.no_progress
+        done: list[str] = []
+
+        def logged(row: dict[str, object]) -> None:
+            done.append(str(row["variant"]))
+            seed = "" if row["seed"] is None else f" seed {row['seed']}"
+            print(f"[{len(done)}/{n_evals}] {row['variant']}{seed}: perplexity "
+                  f"{row['perplexity']:.3f} (quantize {row['quantize_s']:.0f} s, evaluate "
+                  f"{row['wall_s']:.0f} s, {time.perf_counter() - t1:.0f} s so far)",
+                  file=sys.stderr, flush=True)
         result = run_accuracy(resolved, model, ids, targets, on_window=step,
+                              on_result=logged if log_lines else None,
                               calibration=calibration)
     eval_s = time.perf_counter() - t1
 

@@ -150,7 +150,7 @@ def test_cli_end_to_end_on_a_saved_tiny_model(tmp_path: Path) -> None:
     out = tmp_path / "results"
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     proc = subprocess.run([sys.executable, "-m", "qmcsim", "accuracy", str(cfg), "--out",
-                           str(out), "--no-progress", "--variants", "fp16,qmc-3b"], cwd=ROOT,
+                           str(out), "--variants", "fp16,qmc-3b"], cwd=ROOT,
                           capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr
     folders = list(out.iterdir())
@@ -167,3 +167,7 @@ def test_cli_end_to_end_on_a_saved_tiny_model(tmp_path: Path) -> None:
     conf = resolved["level_confusion_analytic"]["qmc-3b/codes"]["confusion"]
     assert len(conf) == 8
     assert "qmc-3b" in proc.stdout
+    # stderr is no terminal here: one progress line per evaluation instead of a bar
+    progress = [line for line in proc.stderr.splitlines() if line.startswith("[")]
+    assert [line.split("]")[0] for line in progress] == ["[1/3", "[2/3", "[3/3"]
+    assert progress[-1].startswith("[3/3] qmc-3b seed 1: perplexity ")
