@@ -171,6 +171,14 @@ def build_memories(env: simpy.Environment, hardware: dict[str, MemoryUnits]
     return {name: units.build(env) for name, units in hardware.items()}
 
 
+def start_phase(memories: dict[str, Memory], env: simpy.Environment) -> None:
+    """Move a system's memories, built once, into the next phase of its life (power-on's
+    weight load, then inference) on `env`, a new Environment at time zero: see
+    `Memory.start_phase`."""
+    for memory in memories.values():
+        memory.start_phase(env)
+
+
 class Memory:
     """`count` units of one device preset on one simpy Environment.
 
@@ -256,6 +264,38 @@ class Memory:
     def serve(self, request: Request) -> Generator[simpy.Event, object, None]:
         """A simpy process body: completes when the request's last byte has moved."""
         raise NotImplementedError
+
+    # ---- phases: a system's memories are built once and live through its phases
+    def start_phase(self, env: simpy.Environment) -> None:
+        """The phase boundary between power-on (the cold start's weight load) and inference.
+
+        Physically the device idles between boot and the first prompt, for a time the model
+        does not know: by the prompt every request queue has drained, every DRAM bank has been
+        precharged and the refresh schedule's offset to the prompt is arbitrary. So a phase
+        starts from the idle state a freshly built memory has, on `env` (a new Environment at
+        time zero): open rows closed, queues empty, refresh and standby counted from the
+        phase's start, statistics (and static energy) per phase. The idle gap itself is
+        charged to neither phase. A memory with requests still in flight cannot end a phase
+        (SimulationError)."""
+        if env.now != 0:
+            raise SimulationError(f"memory {self.name!r}: a phase starts at time zero of a new "
+                                  f"Environment, not at {env.now} ticks")
+        if self.busy():
+            raise SimulationError(f"memory {self.name!r}: phase boundary at "
+                                  f"{self.env.now} ticks with requests still in flight")
+        self.env = env
+        self.stats = MemoryStats()
+        self.reset_state()
+
+    def busy(self) -> bool:
+        """Requests accepted and not yet served (queued, or holding the device)."""
+        return False
+
+    def reset_state(self) -> None:
+        """Hook of `start_phase`: put the technology's timing state (simpy resources, open
+        rows, refresh counters) back to idle on `self.env`, as a new memory has it. A
+        technology with state between requests must override it; it also builds that state
+        in `__init__` by calling it."""
 
     def record(self, request: Request, *, energy_pj: float = 0.0, busy_ticks: float = 0.0,
                queue_ticks: float = 0.0, row_hits: int = 0, row_misses: int = 0,

@@ -76,27 +76,43 @@ class DramMemory(Memory):
         self.dram = params
         self.fast: FastChannels | None = None
         if params.controller.fidelity == "fast" and log_commands:
-            raise ValueError(f"memory {name!r}: command logs need controller.fidelity 'burst'")
+            raise ConfigError(params.name, "controller.fidelity", f"memory {name!r}: command "
+                              "logs need controller.fidelity 'burst'")
+        self._log_commands = log_commands
+        self.mapping = AddressMapping.parse(params.controller.address_mapping,
+                                            params.org.organisation(), count)
+        if self.mapping.capacity_bytes != self.capacity_bytes:
+            raise ConfigError(params.name, "controller.address_mapping", f"a mapping over "
+                              f"{self.capacity_bytes} bytes (count x capacity_bytes) expected, "
+                              f"got {self.mapping.capacity_bytes}")
+        if params.controller.fidelity == "fast":
+            self.fast = FastChannels(params, self.mapping)
+        self.t_ck_ns = params.timing.t_ck_ns
         self.controllers: list[ChannelController] = []
         self.command_logs: list[list[tuple[int, int, int, int]]] | None = None
-        if params.controller.fidelity == "fast":
-            self.mapping = AddressMapping.parse(params.controller.address_mapping,
-                                                params.org.organisation(), count)
-            self.fast = FastChannels(params, self.mapping)
+        self.reset_state()
+
+    def reset_state(self) -> None:
+        """Idle, as at power-on: every bank precharged, queues empty, refresh schedule and
+        standby counters from cycle zero of the phase (see Memory.start_phase)."""
+        if self.fast is not None:
+            self.fast.reset()
         else:
-            self.mapping, self.controllers, self.command_logs = build_controllers(
-                params, count, log=log_commands)
-        if self.mapping.capacity_bytes != self.capacity_bytes:
-            raise ValueError("mapping capacity differs from count x capacity_bytes")
-        self.t_ck_ns = params.timing.t_ck_ns
+            _, self.controllers, self.command_logs = build_controllers(
+                self.dram, self.count, log=self._log_commands)
         self._tags = counter(1)
         self._waiting: dict[int, tuple[simpy.Event, Request, float, int]] = {}
-        self._wake = env.event()
+        self._wake = self.env.event()
         self._cycle = 0  # controllers have been advanced up to (not including) this cycle
         self._batch_cycle = -1  # fast mode: the requests that arrived at this cycle
         self._batch: list[tuple[bool, FastResult]] = []
         if self.fast is None:
-            env.process(self._pump())
+            self.env.process(self._pump())
+
+    def busy(self) -> bool:
+        if self.fast is not None:   # a channel still moving data after now
+            return bool((self.fast.free > self._cycles_at(self.env.now)).any())
+        return bool(self._waiting) or any(c.busy() for c in self.controllers)
 
     # ---- time conversion (the one place: qmcsim.units)
     def _ticks(self, cycles: float) -> float:
