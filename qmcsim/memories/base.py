@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 import simpy
 from pydantic import BaseModel, ConfigDict, Field
@@ -117,6 +117,18 @@ class Request:
                 f"request of {self.nbytes} bytes at address {self.address} "
                 f"(is_write={self.is_write!r}, class {self.traffic_class!r}): a non-negative "
                 "address, a positive size and a read or write expected")
+
+
+P = TypeVar("P", bound=DeviceParams)
+
+
+def params_as(params: DeviceParams, params_class: type[P]) -> P:
+    """`params` as the technology's own record (a preset validated by another kind's class,
+    e.g. handed over by a plug-in, is a ConfigError naming the preset)."""
+    if not isinstance(params, params_class):
+        raise ConfigError(params.name, "kind", f"a {params_class.__name__} preset expected "
+                          f"(kind {params.kind!r} gave {type(params).__name__})")
+    return params
 
 
 def capacity_bytes(params: DeviceParams, count: int) -> int:
@@ -322,11 +334,16 @@ _REGISTRY: dict[str, type[Memory]] = {}
 
 def register(cls: type[Memory]) -> type[Memory]:
     """Class decorator: make a memory model available under its `kind`."""
-    if not cls.kind:
-        raise TypeError(f"{cls.__name__} must set a non-empty 'kind'")
+    where = f"{cls.__module__}.{cls.__qualname__}"
+    if not (isinstance(cls, type) and issubclass(cls, Memory)):
+        raise ConfigError(where, "", "a subclass of qmcsim.memories.base.Memory expected")
+    if not cls.kind or not isinstance(cls.kind, str):
+        raise ConfigError(where, "kind", f"a non-empty memory kind expected, got {cls.kind!r}")
+    if not (isinstance(cls.params_class, type) and issubclass(cls.params_class, DeviceParams)):
+        raise ConfigError(where, "params_class", "a subclass of DeviceParams expected")
     if cls.kind in _REGISTRY and _REGISTRY[cls.kind].__qualname__ != cls.__qualname__:
-        raise TypeError(f"memory kind {cls.kind!r} registered twice "
-                        f"({_REGISTRY[cls.kind].__module__} and {cls.__module__})")
+        raise ConfigError(where, "kind", f"a kind of its own expected: {cls.kind!r} is "
+                          f"registered by {_REGISTRY[cls.kind].__module__} already")
     _REGISTRY[cls.kind] = cls
     return cls
 

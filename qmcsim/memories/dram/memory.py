@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import simpy
 
-from qmcsim.errors import ConfigError
-from qmcsim.memories.base import ClassStats, DeviceParams, Memory, Request, register
+from qmcsim.errors import ConfigError, InternalError, SimulationError
+from qmcsim.memories.base import (ClassStats, DeviceParams, Memory, Request, params_as,
+                                  register)
 from qmcsim.memories.dram.channel import new_controller
 from qmcsim.memories.dram.controller import ChannelController
 from qmcsim.memories.dram.fast import FastChannels, FastResult
@@ -122,11 +123,9 @@ class DramMemory(Memory):
         return int(-(-ticks // self._ticks(1)))  # first cycle at or after `ticks`
 
     def serve(self, request: Request) -> Generator[simpy.Event, object, None]:
-        if request.nbytes <= 0:
-            raise ValueError(f"request of {request.nbytes} bytes")
-        if request.address < 0 or request.address + request.nbytes > self.capacity_bytes:
-            raise ValueError(f"request [{request.address}, +{request.nbytes}) outside memory "
-                             f"{self.name!r} of {self.capacity_bytes} bytes")
+        if request.address + request.nbytes > self.capacity_bytes:   # placement checks it
+            raise SimulationError(f"request [{request.address}, +{request.nbytes}) outside "
+                                  f"memory {self.name!r} of {self.capacity_bytes} bytes")
         now_cycle = self._cycles_at(self.env.now)
         if self.fast is not None:
             yield from self._serve_fast(request, now_cycle)
@@ -148,7 +147,8 @@ class DramMemory(Memory):
         share a channel finish together: the burst controller's write draining (watermarks)
         interleaves the two streams, so each ends with the pair (measured in
         tests/dram/test_fast_vs_burst.py), not one after the other as in the channel FIFO."""
-        assert self.fast is not None
+        if self.fast is None:
+            raise InternalError(f"memory {self.name!r}: fast-mode request in burst mode")
         res = self.fast.serve(request.address, request.nbytes, request.is_write, now_cycle)
         arrived = self.env.now
         if self._batch_cycle != now_cycle:
@@ -265,8 +265,7 @@ class DramMemory(Memory):
                      ) -> ReplayFigures:
         from qmcsim.memories.dram.replay import replay
 
-        if not isinstance(params, DramParams):
-            raise TypeError(f"DramParams expected, got {type(params).__name__}")
+        params = params_as(params, DramParams)
         bb = params.org.organisation().burst_bytes
         if request_bytes is not None and (request_bytes < bb or request_bytes % bb):
             raise ConfigError("--request-bytes", "", f"a multiple of the {bb}-byte burst "

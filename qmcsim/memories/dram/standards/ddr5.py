@@ -23,6 +23,7 @@ from qmcsim.memories.dram.spec import (
     c,
     jedec_cycles,
     register_standard,
+    timing_as,
     same_bank_in_every_group,
 )
 
@@ -109,8 +110,7 @@ class Ddr5Timing(TimingBase):
 
 
 def ddr5_cycles(timing: TimingBase, org: Organisation) -> dict[str, int]:
-    t = timing
-    assert isinstance(t, Ddr5Timing)
+    t = timing_as(timing, Ddr5Timing)
     ck = t.t_ck_ns
     rfc1 = jedec_cycles(t.t_rfc1_ns, ck)
     return {

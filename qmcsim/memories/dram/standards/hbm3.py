@@ -24,6 +24,7 @@ from qmcsim.memories.dram.spec import (
     c,
     jedec_cycles,
     register_standard,
+    timing_as,
     single_banks,
 )
 
@@ -111,8 +112,7 @@ class Hbm3Timing(TimingBase):
 
 
 def hbm3_cycles(timing: TimingBase, org: Organisation) -> dict[str, int]:
-    t = timing
-    assert isinstance(t, Hbm3Timing)
+    t = timing_as(timing, Hbm3Timing)
     ck = t.t_ck_ns
     return {
         "nBL": org.burst_length // t.transfers_per_ck, "nCL": t.n_cl, "nCWL": t.n_cwl,

@@ -23,6 +23,7 @@ from qmcsim.memories.dram.spec import (
     jedec_cycles,
     pair_halves,
     register_standard,
+    timing_as,
 )
 
 # JESD209-5 (LPDDR5) timing constraints, bank-group mode, one command per CK on the CA bus.
@@ -110,8 +111,7 @@ class Lpddr5Timing(TimingBase):
 
 
 def lpddr5_cycles(timing: TimingBase, org: Organisation) -> dict[str, int]:
-    t = timing
-    assert isinstance(t, Lpddr5Timing)
+    t = timing_as(timing, Lpddr5Timing)
     ck = t.t_ck_ns
     return {
         "nBL": org.burst_length // t.transfers_per_ck, "nCL": t.n_cl, "nCWL": t.n_cwl,
