@@ -157,11 +157,29 @@ class Organisation:
 # ---------------------------------------------------------------------------- standards
 
 class TimingBase(BaseModel):
-    """A standard's `timing:` record: its fields are the preset's named timing parameters."""
+    """A standard's `timing:` record: its fields are the preset's named timing parameters.
+
+    Here the core JEDEC parameters every standard shares (cycle counts `n_*` in CK); a
+    standard's subclass adds its own (row-to-column and precharge variants, refresh times,
+    clock ratios) and `transfers_per_ck`."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     data_rate_mt_per_s: float = Field(gt=0, description="DQ transfers per second per pin / 1e6")
+    n_cl: int = Field(ge=1, description="read latency (CL / RL) in CK")
+    n_cwl: int = Field(ge=1, description="write latency (CWL / WL) in CK")
+    n_ras: int = Field(ge=1, description="ACT to PRE, same bank")
+    n_rc: int = Field(ge=1, description="ACT to ACT, same bank")
+    n_wr: int = Field(ge=1, description="write recovery: end of write data to PRE")
+    n_rtp: int = Field(ge=1, description="RD to PRE")
+    n_ccd_s: int = Field(ge=1, description="column to column, different bank groups")
+    n_ccd_l: int = Field(ge=1, description="column to column, same bank group")
+    n_rrd_s: int = Field(ge=1, description="ACT to ACT, different bank groups")
+    n_rrd_l: int = Field(ge=1, description="ACT to ACT, same bank group")
+    n_faw: int = Field(ge=1, description="four-activate window")
+    n_wtr_s: int = Field(ge=1, description="end of write data to RD, different bank groups")
+    n_wtr_l: int = Field(ge=1, description="end of write data to RD, same bank group")
+    t_refi_ns: float = Field(gt=0, description="all-bank refresh interval")
 
     @property
     def transfers_per_ck(self) -> int:
