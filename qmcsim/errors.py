@@ -33,3 +33,8 @@ class TraceError(QmcsimError):
 
 class SimulationError(QmcsimError):
     """The simulator reached a state its model does not allow (a bug or an impossible config)."""
+
+
+class InternalError(QmcsimError):
+    """An internal invariant broke: a bug in qmcsim (or in a technology module), not in the
+    input. Raised explicitly where `assert` would vanish under `python -O`."""

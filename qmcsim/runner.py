@@ -13,7 +13,7 @@ from qmcsim.config.loader import ResolvedRun, ResolvedSystem
 from qmcsim.engine.sampling import decode_stride
 from qmcsim.engine.simulate import Replay, SystemTrace
 from qmcsim.errors import ConfigError, SimulationError
-from qmcsim.memories.base import Memory, Request, build_memories
+from qmcsim.memories.base import Memory, Request, build_memories, start_phase
 from qmcsim.placement import Placement, build_placement
 from qmcsim.trace.generate import Step, TraceBuilder, step_count
 from qmcsim.trace.store import TraceInfo, read_steps, scan_trace, trace_metadata
@@ -88,13 +88,15 @@ class ColdStart:
     energy_pj: float
 
 
-def simulate_cold_start(system: ResolvedSystem, placement: Placement) -> ColdStart:
+def simulate_cold_start(system: ResolvedSystem, placement: Placement,
+                        memories: dict[str, Memory]) -> ColdStart:
     """Stream the persistent copy out of `weights_copy` into every volatile working memory,
     reads and writes overlapping. Non-volatile working memories need no load.
 
-    Power-on is a simulation of its own (its own Environment, memories built from the same
-    hardware record): the run that follows starts from idle memories at time zero, so its
-    figures do not depend on how the weights were loaded."""
+    Power-on is the first phase of the system's memories (built once; `memories` are fresh, on
+    an Environment at time zero); the inference that follows is the next phase, from idle
+    memories at time zero (`qmcsim.memories.base.start_phase`), so its figures do not depend
+    on how the weights were loaded."""
     copy = system.config.placement.weights_copy
     volatile: dict[str, int] = {}
     for components in placement.weights.values():
@@ -105,8 +107,10 @@ def simulate_cold_start(system: ResolvedSystem, placement: Placement) -> ColdSta
         return ColdStart(time_ns=0.0, energy_pj=0.0)
     if copy is None:
         return ColdStart(time_ns=float("nan"), energy_pj=float("nan"))
-    env = simpy.Environment()
-    memories = build_memories(env, placement.hardware)
+    env = memories[copy].env
+    if env.now != 0 or any(mem.stats.per_class for mem in memories.values()):
+        raise SimulationError(f"system {system.name!r}: the cold start needs fresh memories "
+                              f"at time zero (now {env.now} ticks)")
     procs = [env.process(memories[copy].serve(Request(
         address=0, nbytes=sum(volatile.values()), is_write=False, traffic_class="weights")))]
     procs += [env.process(memories[m].serve(Request(address=0, nbytes=n, is_write=True,
@@ -143,8 +147,10 @@ def onchip_capacity_bytes(system: ResolvedSystem, placement: Placement) -> int:
 
 def simulate_system(run: ResolvedRun, system: ResolvedSystem, placement: Placement,
                     on_step: Callable[[Step], None] | None = None) -> SystemResult:
-    env = simpy.Environment()
-    memories: dict[str, Memory] = build_memories(env, placement.hardware)
+    """Power-on (the cold start), then inference, on the system's memories built once."""
+    memories: dict[str, Memory] = build_memories(simpy.Environment(), placement.hardware)
+    cold_start = simulate_cold_start(system, placement, memories)
+    start_phase(memories, simpy.Environment())   # idle until the first prompt
     stored = stored_trace_path(run)
     steps: Iterable[Step]
     if stored is not None:
@@ -161,5 +167,4 @@ def simulate_system(run: ResolvedRun, system: ResolvedSystem, placement: Placeme
     trace = replay.run(steps, on_step=on_step)
     external = frozenset(m for m, mem in memories.items() if mem.is_external)
     return SystemResult(system=system, placement=placement, trace=trace,
-                        external_memories=external,
-                        cold_start=simulate_cold_start(system, placement))
+                        external_memories=external, cold_start=cold_start)

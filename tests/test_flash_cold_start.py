@@ -44,7 +44,7 @@ def test_cold_start_only_for_volatile_working_memories(tmp_path):
     cfg.write_text(text)
     run = load_run(cfg)
     (fp16, p16), (qmc, pq) = prepare(run)
-    cold = simulate_cold_start(fp16, p16)
+    cold = simulate_cold_start(fp16, p16, build_memories(simpy.Environment(), p16.hardware))
     flash = fp16.devices["flash"]
     weight_bytes = sum(c.component.nbytes for cs in p16.weights.values() for c in cs)
     read_ns = stream_ns(weight_bytes, flash, 1, False)
@@ -56,4 +56,5 @@ def test_cold_start_only_for_volatile_working_memories(tmp_path):
     static = 16 * dram.static_power_mw * cold.time_ns
     assert cold.energy_pj == pytest.approx(dynamic + static, rel=1e-6)
     # QMC keeps its weights in non-volatile ReRAM and MRAM: nothing to load
-    assert simulate_cold_start(qmc, pq).time_ns == 0.0
+    assert simulate_cold_start(qmc, pq, build_memories(simpy.Environment(), pq.hardware)
+                               ).time_ns == 0.0

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from qmcsim.errors import ConfigError, InternalError
 from qmcsim.accuracy.config import Variant
 from qmcsim.formats.base import Accounting, Component
 from qmcsim.formats.calibration import LayerCalibration
@@ -49,14 +50,16 @@ def quantize_tensor(w: np.ndarray, variant: Variant,
     fmt = variant.fmt
     if variant.calibrated:
         if calibration is None:
-            raise ValueError(f"variant {variant.name!r}: format {variant.kind!r} needs the "
-                             "layer's calibration statistics")
+            raise ConfigError(f"variant {variant.name}", "calibration", f"the layer's "
+                              f"calibration statistics expected (format {variant.kind!r} is "
+                              "calibrated)")
         q = fmt.quantize(w, calibration=calibration)  # type: ignore[call-arg]
         return QuantizedTensor(q=q, clean=q.dequantize())
     if variant.kind != "qmc":
         q = fmt.quantize(w)
         return QuantizedTensor(q=q, clean=q.dequantize())
-    assert isinstance(fmt, QmcFormat)
+    if not isinstance(fmt, QmcFormat):
+        raise InternalError(f"variant {variant.name!r}: a qmc format expected")
     rho, ib, ob = fmt.rho, fmt.inlier_bits, fmt.outlier_bits
     mult: float | np.ndarray = 1.0
     mse_mean = chosen_mean = None
@@ -70,7 +73,8 @@ def quantize_tensor(w: np.ndarray, variant: Variant,
     q = qmc_quantize(w, rho, ib, ob, inlier_scale_multiplier=mult)
     outliers = None
     if "outlier_values" in variant.noise:
-        assert q.inlier_mask is not None
+        if q.inlier_mask is None:
+            raise InternalError("a QMC quantization without its inlier mask")
         outliers = rtn_per_channel(w, ob, mask=~q.inlier_mask)
     return QuantizedTensor(q=q, clean=q.dequantize(), outliers=outliers,
                            mse_multiplier_mean=mse_mean, chosen_multiplier_mean=chosen_mean)

@@ -184,7 +184,7 @@ def _resolve_variant(vc: VariantConfig, *, base: str, name: str, file: str, wher
         devices[comp] = dev
         try:
             model = noise_of_device(dev, mapping=vc.mapping, read_time_s=vc.read_time_s)
-        except ValueError as exc:
+        except (ValueError, ConfigError) as exc:   # the preset's level data, the read time
             raise ConfigError(file, f"{where}.placement.{comp}", str(exc)) from None
         if model is not None:
             noise[comp] = model

@@ -57,7 +57,8 @@ def load_model(spec: ModelSpec, *, file: str, base_dir: Path) -> tuple[Any, Any,
         kwargs: dict[str, Any] = {"gguf_file": path.name}
         where, directory = "model.gguf", path.parent
     else:
-        assert spec.hf_dir is not None
+        if spec.hf_dir is None:
+            raise ConfigError(file, "model", "one of gguf or hf_dir expected")
         directory = Path(spec.hf_dir)
         directory = directory if directory.is_absolute() else base_dir / directory
         if not (directory / "config.json").is_file():

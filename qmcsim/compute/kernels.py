@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from qmcsim.compute.params import ComputeEnergy, ComputeParams, KernelCounts, KernelModel
+from qmcsim.errors import InternalError
 from qmcsim.models.shape import MATRIX_CLASSES
 from qmcsim.trace.generate import OpStep
 
@@ -85,7 +86,9 @@ def arithmetic_ns(work: OpWork, params: ComputeParams) -> float:
     they add. MACs run on the tensor cores (tile-quantised) or the CUDA cores, whichever is
     faster for this many rows."""
     k = params.kernels
-    assert k is not None
+    if k is None:
+        raise InternalError(f"compute preset {params.name!r}: the kernel model needs "
+                            "calibrated kernels")
     lanes_per_ns = k.cuda_core_lanes * k.clock_ghz
     tensor = params.peak_tflops_fp16 * 1e3 * k.gemm_peak_fraction * \
         tile_utilisation(max(work.rows, 1), k.gemm_tile_rows)
@@ -97,7 +100,9 @@ def op_time_ns(work: OpWork, stream_ns: float, params: ComputeParams) -> float:
     """The operator's time: memory and arithmetic overlap inside a kernel (the slower one
     decides), kernels run one after another with a launch/sync gap each."""
     k = params.kernels
-    assert k is not None
+    if k is None:
+        raise InternalError(f"compute preset {params.name!r}: the kernel model needs "
+                            "calibrated kernels")
     memory = stream_ns / getattr(k.stream_efficiency, work.kernel_class)
     return max(memory, arithmetic_ns(work, params)) + work.launches * k.launch_overhead_ns
 

@@ -74,7 +74,7 @@ class Replay:
         self._compute_pj = 0.0    # accelerator energy so far (calibrated presets only)
         self._compute_seen_pj = 0.0
         if decode_stride < 1:
-            raise ValueError(f'"decode_stride" must be >= 1, got {decode_stride}')
+            raise SimulationError(f'"decode_stride" must be >= 1, got {decode_stride}')
         self.decode_stride = decode_stride  # 1: every decode token simulated (exhaustive)
 
     def _after(self, event: simpy.Event, ticks: float) -> Generator[simpy.Event, object, None]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from qmcsim.errors import InternalError
 from qmcsim.formats.calibration import LayerCalibration, row_output_error
 from qmcsim.formats.quantize import Quantized, affine_codes, affine_params, group_view
 
@@ -59,7 +60,8 @@ def search_alpha(w: np.ndarray, cal: LayerCalibration, bits: int, group_size: in
         errors[alpha] = err
         if best is None or err < best[1]:
             best = (alpha, err, s)
-    assert best is not None
+    if best is None:
+        raise InternalError("AWQ's scale search tried no alpha")
     return best[0], best[2].astype(np.float32), errors
 
 

@@ -48,6 +48,8 @@ class AwqGptqFormat(UniformGroupFormat):
     def _awq_order(self) -> AwqGptqFormat:
         if self.algorithm == "awq" and self.act_order:
             raise ValueError("act_order is GPTQ's; AWQ stores no g_idx")
+        if self.algorithm == "awq" and self.symmetric:
+            raise ValueError("AWQ here uses the asymmetric grid: symmetric: false")
         return self
 
     def quantize(self, weights: np.ndarray,
@@ -57,8 +59,6 @@ class AwqGptqFormat(UniformGroupFormat):
         w = np.asarray(weights, dtype=np.float32)
         w = w.reshape(-1, 1) if w.ndim == 1 else w
         if self.algorithm == "awq":
-            if self.symmetric:
-                raise ValueError("AWQ here uses the asymmetric grid: symmetric: false")
             return awq_quantize(w, calibration, bits=self.bits,
                                 group_size=self.group_size or w.shape[1], clip=self.awq_clip)
         return gptq_quantize(w, calibration.hessian, bits=self.bits, group_size=self.group_size,

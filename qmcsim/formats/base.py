@@ -20,6 +20,7 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from qmcsim.errors import InternalError
 from qmcsim.formats.quantize import Quantized
 
 from qmcsim.models.shape import Tensor, TensorClass
@@ -102,8 +103,8 @@ def as_matrix(weights: np.ndarray, tensor: Tensor) -> np.ndarray:
     """`weights` as a float32 (rows, cols) matrix; a vector is a column."""
     w = np.asarray(weights, dtype=np.float32)
     if w.size != tensor.numel:
-        raise ValueError(f"tensor {tensor.name!r}: {tensor.rows} x {tensor.cols} weights "
-                         f"expected, got shape {w.shape}")
+        raise InternalError(f"tensor {tensor.name!r}: {tensor.rows} x {tensor.cols} weights "
+                            f"expected, got shape {w.shape}")
     return w.reshape(tensor.rows, tensor.cols)
 
 
@@ -121,7 +122,7 @@ _FORMATS: dict[str, type[FormatConfig]] = {}
 def register_format(cls: type[FormatConfig]) -> type[FormatConfig]:
     kind = cls.model_fields["kind"].default
     if not isinstance(kind, str) or not kind:
-        raise ValueError(f"{cls.__name__} must give 'kind' a string default")
+        raise InternalError(f"{cls.__name__} must give 'kind' a string default")
     _FORMATS[kind] = cls
     return cls
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 import simpy
 from pydantic import BaseModel, ConfigDict, Field
@@ -119,6 +119,18 @@ class Request:
                 "address, a positive size and a read or write expected")
 
 
+P = TypeVar("P", bound=DeviceParams)
+
+
+def params_as(params: DeviceParams, params_class: type[P]) -> P:
+    """`params` as the technology's own record (a preset validated by another kind's class,
+    e.g. handed over by a plug-in, is a ConfigError naming the preset)."""
+    if not isinstance(params, params_class):
+        raise ConfigError(params.name, "kind", f"a {params_class.__name__} preset expected "
+                          f"(kind {params.kind!r} gave {type(params).__name__})")
+    return params
+
+
 def capacity_bytes(params: DeviceParams, count: int) -> int:
     """The one place a memory's capacity is computed: `count` units of the preset."""
     return params.capacity_bytes * count
@@ -169,6 +181,14 @@ def build_memories(env: simpy.Environment, hardware: dict[str, MemoryUnits]
                    ) -> dict[str, Memory]:
     """Every memory of a system on one simpy Environment."""
     return {name: units.build(env) for name, units in hardware.items()}
+
+
+def start_phase(memories: dict[str, Memory], env: simpy.Environment) -> None:
+    """Move a system's memories, built once, into the next phase of its life (power-on's
+    weight load, then inference) on `env`, a new Environment at time zero: see
+    `Memory.start_phase`."""
+    for memory in memories.values():
+        memory.start_phase(env)
 
 
 class Memory:
@@ -257,6 +277,38 @@ class Memory:
         """A simpy process body: completes when the request's last byte has moved."""
         raise NotImplementedError
 
+    # ---- phases: a system's memories are built once and live through its phases
+    def start_phase(self, env: simpy.Environment) -> None:
+        """The phase boundary between power-on (the cold start's weight load) and inference.
+
+        Physically the device idles between boot and the first prompt, for a time the model
+        does not know: by the prompt every request queue has drained, every DRAM bank has been
+        precharged and the refresh schedule's offset to the prompt is arbitrary. So a phase
+        starts from the idle state a freshly built memory has, on `env` (a new Environment at
+        time zero): open rows closed, queues empty, refresh and standby counted from the
+        phase's start, statistics (and static energy) per phase. The idle gap itself is
+        charged to neither phase. A memory with requests still in flight cannot end a phase
+        (SimulationError)."""
+        if env.now != 0:
+            raise SimulationError(f"memory {self.name!r}: a phase starts at time zero of a new "
+                                  f"Environment, not at {env.now} ticks")
+        if self.busy():
+            raise SimulationError(f"memory {self.name!r}: phase boundary at "
+                                  f"{self.env.now} ticks with requests still in flight")
+        self.env = env
+        self.stats = MemoryStats()
+        self.reset_state()
+
+    def busy(self) -> bool:
+        """Requests accepted and not yet served (queued, or holding the device)."""
+        return False
+
+    def reset_state(self) -> None:
+        """Hook of `start_phase`: put the technology's timing state (simpy resources, open
+        rows, refresh counters) back to idle on `self.env`, as a new memory has it. A
+        technology with state between requests must override it; it also builds that state
+        in `__init__` by calling it."""
+
     def record(self, request: Request, *, energy_pj: float = 0.0, busy_ticks: float = 0.0,
                queue_ticks: float = 0.0, row_hits: int = 0, row_misses: int = 0,
                row_conflicts: int = 0, complete: bool = True) -> None:
@@ -282,11 +334,16 @@ _REGISTRY: dict[str, type[Memory]] = {}
 
 def register(cls: type[Memory]) -> type[Memory]:
     """Class decorator: make a memory model available under its `kind`."""
-    if not cls.kind:
-        raise TypeError(f"{cls.__name__} must set a non-empty 'kind'")
+    where = f"{cls.__module__}.{cls.__qualname__}"
+    if not (isinstance(cls, type) and issubclass(cls, Memory)):
+        raise ConfigError(where, "", "a subclass of qmcsim.memories.base.Memory expected")
+    if not cls.kind or not isinstance(cls.kind, str):
+        raise ConfigError(where, "kind", f"a non-empty memory kind expected, got {cls.kind!r}")
+    if not (isinstance(cls.params_class, type) and issubclass(cls.params_class, DeviceParams)):
+        raise ConfigError(where, "params_class", "a subclass of DeviceParams expected")
     if cls.kind in _REGISTRY and _REGISTRY[cls.kind].__qualname__ != cls.__qualname__:
-        raise TypeError(f"memory kind {cls.kind!r} registered twice "
-                        f"({_REGISTRY[cls.kind].__module__} and {cls.__module__})")
+        raise ConfigError(where, "kind", f"a kind of its own expected: {cls.kind!r} is "
+                          f"registered by {_REGISTRY[cls.kind].__module__} already")
     _REGISTRY[cls.kind] = cls
     return cls
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, ClassVar
 import simpy
 from pydantic import Field
 
-from qmcsim.memories.base import DeviceParams, register
+from qmcsim.memories.base import DeviceParams, params_as, register
 from qmcsim.memories.queued import QueuedMemory
 
 if TYPE_CHECKING:
@@ -56,9 +56,7 @@ class FlashMemory(QueuedMemory):
         """Independent bit flips at the raw bit error rate (after the controller's ECC)."""
         from qmcsim.noise.inject import BitFlipNoise
 
-        if not isinstance(params, FlashParams):
-            raise TypeError(f"FlashParams expected, got {type(params).__name__}")
-        p = params.raw_bit_error_rate
+        p = params_as(params, FlashParams).raw_bit_error_rate
         return BitFlipNoise(bit_error_rate=p) if p > 0 else None
 
     @staticmethod
@@ -74,11 +72,9 @@ class FlashMemory(QueuedMemory):
 
     def __init__(self, env: simpy.Environment, name: str, params: DeviceParams, count: int) -> None:
         super().__init__(env, name, params, count)
-        if not isinstance(params, FlashParams):
-            raise TypeError(f"memory {name!r}: FlashParams expected, got {type(params).__name__}")
-        self.flash = params
-        self.read_bandwidth_gb_per_s = self.bandwidth_for(params, count, False)
-        self.write_bandwidth_gb_per_s = self.bandwidth_for(params, count, True)
+        self.flash = params_as(params, FlashParams)
+        self.read_bandwidth_gb_per_s = self.bandwidth_for(self.flash, count, False)
+        self.write_bandwidth_gb_per_s = self.bandwidth_for(self.flash, count, True)
 
     def transfer_bytes(self, nbytes: int) -> int:
         """Whole pages move, however few bytes are asked for."""

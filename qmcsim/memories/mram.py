@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field
 
-from qmcsim.memories.base import DeviceParams, register
+from qmcsim.memories.base import DeviceParams, params_as, register
 from qmcsim.memories.queued import QueuedMemory
 
 if TYPE_CHECKING:
@@ -35,8 +35,7 @@ class MramMemory(QueuedMemory):
         """Independent bit flips: read (incl. read disturb) and retention errors combined."""
         from qmcsim.noise.inject import BitFlipNoise
 
-        if not isinstance(params, MramParams):
-            raise TypeError(f"MramParams expected, got {type(params).__name__}")
-        p_read, p_ret = params.read_bit_error_rate, params.retention_bit_error_rate
+        mram = params_as(params, MramParams)
+        p_read, p_ret = mram.read_bit_error_rate, mram.retention_bit_error_rate
         p = 1.0 - (1.0 - p_read) * (1.0 - p_ret)
         return BitFlipNoise(bit_error_rate=p) if p > 0 else None

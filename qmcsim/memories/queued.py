@@ -29,12 +29,19 @@ def unloaded_access_ns(nbytes: int, latency_ns: float, bandwidth_gb_per_s: float
 class QueuedMemory(Memory):
     def __init__(self, env: simpy.Environment, name: str, params: DeviceParams, count: int) -> None:
         super().__init__(env, name, params, count)
-        self._server = simpy.Resource(env, capacity=1)
+        self.reset_state()
         cap = params.interface_bandwidth_gb_per_s
         self.read_bandwidth_gb_per_s = aggregate_bandwidth_gb_per_s(
             params.read_bandwidth_gb_per_s, count, cap)
         self.write_bandwidth_gb_per_s = aggregate_bandwidth_gb_per_s(
             params.write_bandwidth_gb_per_s, count, cap)
+
+    def reset_state(self) -> None:
+        self._server = simpy.Resource(self.env, capacity=1)
+
+    def busy(self) -> bool:
+        # the access latency after the transfer is pipelined: it holds no device state
+        return bool(self._server.count or self._server.queue)
 
     def transfer_bytes(self, nbytes: int) -> int:
         """Bytes the device actually moves for a request (page-granular devices round up)."""

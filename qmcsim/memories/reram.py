@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from qmcsim.memories.base import DeviceParams, register
+from qmcsim.memories.base import DeviceParams, params_as, register
 from qmcsim.memories.queued import QueuedMemory
 
 if TYPE_CHECKING:
@@ -174,6 +174,5 @@ class ReramMemory(QueuedMemory):
         from qmcsim.noise.inject import LevelNoise
         from qmcsim.noise.levels import LevelModel
 
-        if not isinstance(params, ReramParams):
-            raise TypeError(f"ReramParams expected, got {type(params).__name__}")
-        return LevelNoise(model=LevelModel.from_params(params, read_time_s), mapping=mapping)
+        return LevelNoise(model=LevelModel.from_params(params_as(params, ReramParams),
+                                                       read_time_s), mapping=mapping)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from qmcsim.errors import InternalError
 from qmcsim.memories.base import DeviceParams
 from qmcsim.noise.levels import LevelModel
 from qmcsim.noise.mapping import Mapping, codes_to_levels, levels_to_codes
@@ -60,7 +61,7 @@ def flip_bits(codes: np.ndarray, code_bits: int, bit_error_rate: float,
     """A copy of the unsigned integer `codes` with each of their low `code_bits` bits flipped
     independently with probability `bit_error_rate`."""
     if not 0 <= bit_error_rate <= 1:
-        raise ValueError(f"bit_error_rate must be in [0, 1], got {bit_error_rate}")
+        raise InternalError(f"bit_error_rate must be in [0, 1], got {bit_error_rate}")
     out = np.array(codes, copy=True)
     flat = out.reshape(-1)
     total = flat.size * code_bits

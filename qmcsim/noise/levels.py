@@ -18,6 +18,8 @@ from typing import Protocol
 
 import numpy as np
 
+from qmcsim.errors import ConfigError, InternalError
+
 
 class LevelCellParams(Protocol):
     """The preset fields a multi-level-cell technology gives its level model (any technology
@@ -56,7 +58,7 @@ def _phi(x: np.ndarray) -> np.ndarray:
 def gaussian_crossing(m1: float, s1: float, m2: float, s2: float) -> float:
     """The x in (m1, m2) where the pdfs N(m1, s1) and N(m2, s2) are equal (m1 < m2)."""
     if not m1 < m2:
-        raise ValueError(f"means must ascend, got {m1} and {m2}")
+        raise InternalError(f"level means must ascend, got {m1} and {m2}")
     if math.isclose(s1, s2, rel_tol=1e-12):
         return (m1 + m2) / 2
     # log N(x; m1, s1) = log N(x; m2, s2)  <=>  a x^2 + b x + c = 0
@@ -98,17 +100,26 @@ class LevelModel:
         after programming (default: at the preset's reference time t0, i.e. no drift)."""
         measured = None if p.level_confusion is None else np.asarray(p.level_confusion, float)
         if measured is None and (p.level_means is None or p.level_sigmas is None):
-            raise ValueError(f"device {p.name!r} has neither level_means/level_sigmas nor "
-                             "level_confusion")
+            raise ConfigError(p.name, "level_means", "level_means and level_sigmas, or "
+                              "level_confusion, expected for a multi-level-cell noise model")
+        levels = 2**p.bits_per_cell
+        if measured is not None and measured.shape != (levels, levels):
+            raise ConfigError(p.name, "level_confusion", f"a {levels} x {levels} matrix "
+                              f"expected for {p.bits_per_cell}-bit cells, got {measured.shape}")
         means = sigmas = thresholds = None
         if p.level_means is not None and p.level_sigmas is not None:
             m0 = np.asarray(p.level_means, float)
             s0 = np.asarray(p.level_sigmas, float)
+            if m0.shape != (levels,) or s0.shape != (levels,) or np.any(np.diff(m0) <= 0) \
+                    or np.any(s0 <= 0):
+                raise ConfigError(p.name, "level_means", f"{levels} strictly ascending level "
+                                  f"means and {levels} positive sigmas expected for "
+                                  f"{p.bits_per_cell}-bit cells")
             thresholds = (np.asarray(p.level_thresholds, float) if p.level_thresholds
                           else crossing_thresholds(m0, s0))
             t = p.drift_t0_s if read_time_s is None else read_time_s
-            if t <= 0:
-                raise ValueError(f"read time must be > 0 s, got {t}")
+            if not t > 0:
+                raise ConfigError(p.name, "read_time_s", f"a read time > 0 s expected, got {t}")
             f = (t / p.drift_t0_s) ** (-p.drift_nu)
             means = m0 * f
             sigmas = np.sqrt((s0 * f) ** 2 + p.read_noise_sigma**2)
@@ -116,15 +127,20 @@ class LevelModel:
                    thresholds=thresholds, measured_confusion=measured,
                    stuck_low=p.stuck_at_low_fraction, stuck_high=p.stuck_at_high_fraction)
 
+    def _gaussians(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self.means is None or self.sigmas is None or self.thresholds is None:
+            raise InternalError("a level model without a measured confusion matrix needs "
+                                "level means, sigmas and thresholds")
+        return self.means, self.sigmas, self.thresholds
+
     def confusion(self) -> np.ndarray:
         """Analytic P(read level j | programmed level i), rows sum to 1."""
         if self.measured_confusion is not None:
             base = self.measured_confusion.copy()
         else:
-            assert self.means is not None and self.sigmas is not None
-            assert self.thresholds is not None
-            edges = np.concatenate(([-np.inf], self.thresholds, [np.inf]))
-            z = (edges[None, :] - self.means[:, None]) / self.sigmas[:, None]
+            means, sigmas, thresholds = self._gaussians()
+            edges = np.concatenate(([-np.inf], thresholds, [np.inf]))
+            z = (edges[None, :] - means[:, None]) / sigmas[:, None]
             cdf = _phi(z)
             base = np.diff(cdf, axis=1)
         healthy = 1.0 - self.stuck_low - self.stuck_high
@@ -157,10 +173,9 @@ class LevelModel:
             u = rng.random(n)
             read = np.minimum((u[:, None] >= cum[levels]).sum(axis=1), self.levels - 1)
         else:
-            assert self.means is not None and self.sigmas is not None
-            assert self.thresholds is not None
-            g = self.means[levels] + self.sigmas[levels] * rng.standard_normal(n)
-            read = np.searchsorted(self.thresholds, g, side="right")
+            means, sigmas, thresholds = self._gaussians()
+            g = means[levels] + sigmas[levels] * rng.standard_normal(n)
+            read = np.searchsorted(thresholds, g, side="right")
         if self.stuck_low > 0 or self.stuck_high > 0:
             u = rng.random(n)
             read = np.where(u < self.stuck_low, 0, read)

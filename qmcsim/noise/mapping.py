@@ -19,6 +19,8 @@ from typing import Literal
 
 import numpy as np
 
+from qmcsim.errors import ConfigError, InternalError
+
 Mapping = Literal["binary", "gray"]
 
 
@@ -55,7 +57,7 @@ def codes_to_levels(codes: np.ndarray, code_bits: int, cell_bits: int,
     """The cell levels that store the 1-D array `codes` (unsigned, < 2**code_bits)."""
     codes = np.asarray(codes, dtype=np.int64).ravel()
     if codes.size and (codes.min() < 0 or codes.max() >= 2**code_bits):
-        raise ValueError(f"codes must lie in [0, {2**code_bits}) for {code_bits}-bit codes")
+        raise InternalError(f"codes must lie in [0, {2**code_bits}) for {code_bits}-bit codes")
     if code_bits == cell_bits:
         return pattern_to_level(codes, mapping)
     bits = ((codes[:, None] >> np.arange(code_bits)) & 1).astype(np.uint8).ravel()
@@ -86,11 +88,13 @@ def code_error_table(confusion: np.ndarray, code_bits: int, cell_bits: int,
     confusion = np.asarray(confusion, dtype=float)
     levels = 2**cell_bits
     if confusion.shape != (levels, levels):
-        raise ValueError(f"confusion must be {levels} x {levels}")
+        raise InternalError(f"confusion must be {levels} x {levels}")
     period = math.lcm(code_bits, cell_bits)
     k_codes, k_cells = period // code_bits, period // cell_bits
     if (2**code_bits) ** k_codes > 1 << 16:
-        raise ValueError(f"packing period of {k_codes} {code_bits}-bit codes is too long")
+        raise ConfigError("<noise model>", "code_bits", f"{code_bits}-bit codes in "
+                          f"{cell_bits}-bit cells: a packing period of {k_codes} codes is too "
+                          "long for the error table (at most 2**16 code combinations)")
     table = np.zeros((2**code_bits,) * k_codes)
     for combo in product(range(2**code_bits), repeat=k_codes):
         codes = np.array(combo)

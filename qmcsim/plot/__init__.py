@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
+from qmcsim.errors import InternalError
 from qmcsim.plot.accuracy import accuracy_summary, draw_perplexity_bars, draw_rho_sweep
 from qmcsim.plot.run import (RATIO_LABELS, contention_bars, decode_time_per_step, energy_bars,
                              energy_by_memory_class, load_results, ratio_bars, run_summary)
@@ -68,7 +69,7 @@ def figures_for_folder(folder: Path, kind: str) -> dict[str, Figure]:
         return {"sweep": sweep_summary(_points(folder), title)}
     if kind == "accuracy":
         return {"accuracy": accuracy_summary(pd.read_csv(folder / "summary.csv"), title)}
-    raise ValueError(f"unknown results folder kind {kind!r}")
+    raise InternalError(f"unknown results folder kind {kind!r}")
 
 
 def figure_files(figures: dict[str, Figure], formats: tuple[str, ...] = ("png", "svg")

@@ -70,7 +70,7 @@ def check_buildable(run: ResolvedRun, counts: dict[str, dict[str, int]]) -> None
         for mem, device in system.devices.items():
             try:
                 kinds[device.kind](simpy.Environment(), mem, device, counts[system.name][mem])
-            except (ValueError, TypeError) as exc:
+            except (ValueError, TypeError, ConfigError) as exc:
                 raise ConfigError(run.file, f"{system.field_path}.memories.{mem}",
                                   " ".join(str(exc).split())) from None
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from qmcsim.errors import InternalError
 from qmcsim.sweep.config import Parameter, Range, SweepConfig
 
 
@@ -55,7 +56,8 @@ def unit_samples(mode: str, n: int, d: int, seed: int) -> np.ndarray:
 def _pick(p: Parameter, u: float) -> Any:
     if p.values is not None:
         return p.values[min(len(p.values) - 1, int(u * len(p.values)))]
-    assert p.range is not None
+    if p.range is None:
+        raise InternalError(f"sweep parameter {p.path!r} has neither values nor a range")
     return range_value(p.range, u)
 
 
@@ -79,7 +81,8 @@ def points(cfg: SweepConfig) -> list[dict[str, Any]]:
         return [{p.path: v for g, vs in zip(gs, combo, strict=True)
                  for p, v in zip(g, vs, strict=True)}
                 for combo in itertools.product(*zipped)]
-    assert cfg.samples is not None
+    if cfg.samples is None:
+        raise InternalError(f"sweep mode {cfg.mode!r} needs 'samples'")
     cube = unit_samples(cfg.mode, cfg.samples, len(gs), cfg.seed)
     return [{p.path: _pick(p, float(u)) for g, u in zip(gs, row, strict=True) for p in g}
             for row in cube]

@@ -26,7 +26,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from qmcsim.errors import TraceError
+from qmcsim.errors import InternalError, TraceError
 from qmcsim.formats.base import COMPONENT_NAMES
 from qmcsim.models.shape import MATRIX_CLASSES
 from qmcsim.trace.generate import TRAFFIC_CLASSES, Access, OpStep, Step
@@ -360,7 +360,7 @@ def _csv_batches(path: Path, rows_per_chunk: int) -> Iterator[Batch]:
 
 def _batches(path: Path, rows_per_chunk: int) -> Iterator[Batch]:
     if rows_per_chunk < 1:
-        raise ValueError(f'"rows_per_chunk" must be >= 1, got {rows_per_chunk}')
+        raise InternalError(f'"rows_per_chunk" must be >= 1, got {rows_per_chunk}')
     return (_parquet_batches(path, rows_per_chunk) if _is_parquet(path)
             else _csv_batches(path, rows_per_chunk))
 
@@ -414,7 +414,8 @@ def read_steps(path: str | Path, on_row: Callable[[int], None] | None = None, *,
         accesses, flops = [], 0.0
 
     def finish() -> Step:
-        assert current is not None
+        if current is None:
+            raise InternalError("a trace step finished before it started")
         return Step(index=current.index, phase=current.phase,  # type: ignore[arg-type]
                     tokens=current.tokens, context=current.first_token + current.tokens,
                     ops=tuple(current.ops))

@@ -16,6 +16,7 @@ transformers = pytest.importorskip("transformers")
 from qmcsim.accuracy.calibration import collect, overlap_share, select_samples  # noqa: E402
 from qmcsim.accuracy.config import load_accuracy  # noqa: E402
 from qmcsim.accuracy.evaluate import run_accuracy  # noqa: E402
+from qmcsim.errors import ConfigError  # noqa: E402
 from qmcsim.accuracy.model import weight_targets  # noqa: E402
 
 TEMPEST = Path(__file__).resolve().parents[2] / "qmcsim" / "accuracy" / "data" / "tempest.txt"
@@ -94,7 +95,7 @@ def test_calibrated_variants_end_to_end(tmp_path: Path) -> None:
     gen = np.random.default_rng(1)
     stats = collect(model, targets, [torch.tensor(gen.integers(0, 96, size=48))
                                      for _ in range(8)])
-    with pytest.raises(ValueError, match="calibration"):
+    with pytest.raises(ConfigError, match="calibration"):
         run_accuracy(resolved, model, torch.tensor(gen.integers(0, 96, size=96)), targets)
     result = run_accuracy(resolved, model, torch.tensor(gen.integers(0, 96, size=96)), targets,
                           calibration=stats)

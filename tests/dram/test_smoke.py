@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import simpy
 
+from qmcsim.errors import ConfigError
 from qmcsim.memories.base import Request, registry
 from qmcsim.memories.dram.memory import DramMemory
 from qmcsim.memories.dram.params import DramParams, timing_cycles
@@ -73,5 +74,5 @@ def test_serve_moves_bytes_and_records_stats(preset: DramParams, fidelity: str) 
 
 
 def test_fast_mode_has_no_command_log(preset: DramParams) -> None:
-    with pytest.raises(ValueError, match="command logs need"):
+    with pytest.raises(ConfigError, match="command logs need"):
         DramMemory(simpy.Environment(), "dram", preset, count=1, log_commands=True)

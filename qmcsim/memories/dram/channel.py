@@ -5,6 +5,7 @@ calibration, trace replay, the benchmark and the tests all come through here).""
 
 from __future__ import annotations
 
+from qmcsim.errors import InternalError
 from qmcsim.memories.dram.controller import ChannelController, CompiledTiming
 from qmcsim.memories.dram.params import DramParams, timing_cycles
 
@@ -21,8 +22,8 @@ def refresh_args(params: DramParams, refresh: str | None = None) -> dict[str, ob
         return {"refresh": "off"}
     std = params.spec
     if mode not in std.refresh:
-        raise ValueError(f"refresh {mode!r} is not a refresh mode of {std.name} "
-                         f"({sorted(std.refresh)})")
+        raise InternalError(f"refresh {mode!r} is not a refresh mode of {std.name} "
+                            f"({sorted(std.refresh)})")
     org = params.org.organisation()
     interval = timing_cycles(params)[std.refresh[mode].interval]
     if not std.is_partial(mode):

@@ -50,6 +50,7 @@ from pathlib import Path
 
 import cython
 
+from qmcsim.errors import InternalError
 from qmcsim.memories.dram.spec import (
     ACT,
     ALL,
@@ -138,7 +139,7 @@ class CompiledTiming:
                 continue
             if con.window > 1:
                 if con.level != "rank" or con.sibling:
-                    raise ValueError("window constraints are supported at rank level only")
+                    raise InternalError("window constraints are supported at rank level only")
                 for f in con.following:
                     windows.append((frozenset(CMD[p] for p in con.preceding), SLOT[CMD[f]],
                                     lat, con.window))
@@ -270,12 +271,12 @@ class FrFcfsController:
                  refresh_groups: Sequence[Sequence[int]] = (),
                  refresh_interval: int | None = None) -> None:
         if page_policy not in ("open", "closed"):
-            raise ValueError(f'"page_policy" must be "open" or "closed", got {page_policy!r}')
+            raise InternalError(f'"page_policy" must be "open" or "closed", got {page_policy!r}')
         if refresh == "per_bank" and not refresh_groups:  # LPDDR5's pairs, the default
             half = timing.org.bank_groups * timing.org.banks_per_group // 2
             refresh_groups = tuple((p, p + half) for p in range(half))
         if refresh not in ("all_bank", "off") and not refresh_groups:
-            raise ValueError(f'refresh {refresh!r}: a partial refresh needs "refresh_groups"')
+            raise InternalError(f'refresh {refresh!r}: a partial refresh needs "refresh_groups"')
         self.t = timing
         org = timing.org
         self.n_banks = org.banks
@@ -366,7 +367,7 @@ class FrFcfsController:
         """Queue one request's bursts (bank, row, column) arriving at cycle `arrival`."""
         n = len(bursts)
         if not n:
-            raise ValueError("a request needs at least one burst")
+            raise InternalError("a request needs at least one burst")
         self._count_tag(self.tags, tag, n)
         if n == 1:  # the common case, with fewer steps
             bank, row, col = bursts[0]
@@ -390,8 +391,8 @@ class FrFcfsController:
         (trace replay and the benchmark feed bursts this way)."""
         n = len(tags)
         if not len(arrivals) == len(banks) == len(rows) == len(cols) == len(writes) == n:
-            raise ValueError("push_each: tags, arrivals, banks, rows, cols and writes must "
-                             "have the same length")
+            raise InternalError("push_each: tags, arrivals, banks, rows, cols and writes must "
+                                "have the same length")
         fifo = self.fifo
         recs = self.tags
         seq = self.seq
@@ -918,7 +919,7 @@ class FrFcfsController:
         elif cmd == REFPB:
             c.refresh_pb += 1
         else:
-            raise ValueError(f"_issue: column command {COMMANDS[cmd]}")
+            raise InternalError(f"_issue: column command {COMMANDS[cmd]}")
 
     def _recand_both(self, b: int) -> None:
         if b in self.rq or self.cand[0][b] is not None:

@@ -197,6 +197,13 @@ class FastChannels:
             pos += widths[level]
         self.co_lsb, self.co_w = where["Co"]
         self.ch_lsb, self.ch_w = where["Ch"]
+        self._geo_cache: dict[tuple[int, int], _Geometry] = {}
+        self._geo_cached = 0  # segments held by the cache
+        self.reset()
+
+    def reset(self) -> None:
+        """Idle channels at cycle zero: banks precharged, no refresh yet (a new phase; the
+        address geometry cache is state-free and kept)."""
         n = self.n_ch
         self.free = np.zeros(n)  # cycle the channel's last scheduled data beat ends
         self.last_write = np.zeros(n, dtype=bool)
@@ -206,8 +213,6 @@ class FastChannels:
         self.open_acc = np.zeros(n)  # closed-out active-standby cycles
         self.open_from = np.zeros(n)
         self.open_to = np.zeros(n)
-        self._geo_cache: dict[tuple[int, int], _Geometry] = {}
-        self._geo_cached = 0  # segments held by the cache
 
     # ---- address arithmetic
     def _count_before(self, x: int) -> np.ndarray:

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import simpy
 
-from qmcsim.errors import ConfigError
-from qmcsim.memories.base import ClassStats, DeviceParams, Memory, Request, register
+from qmcsim.errors import ConfigError, InternalError, SimulationError
+from qmcsim.memories.base import (ClassStats, DeviceParams, Memory, Request, params_as,
+                                  register)
 from qmcsim.memories.dram.channel import new_controller
 from qmcsim.memories.dram.controller import ChannelController
 from qmcsim.memories.dram.fast import FastChannels, FastResult
@@ -76,27 +77,43 @@ class DramMemory(Memory):
         self.dram = params
         self.fast: FastChannels | None = None
         if params.controller.fidelity == "fast" and log_commands:
-            raise ValueError(f"memory {name!r}: command logs need controller.fidelity 'burst'")
+            raise ConfigError(params.name, "controller.fidelity", f"memory {name!r}: command "
+                              "logs need controller.fidelity 'burst'")
+        self._log_commands = log_commands
+        self.mapping = AddressMapping.parse(params.controller.address_mapping,
+                                            params.org.organisation(), count)
+        if self.mapping.capacity_bytes != self.capacity_bytes:
+            raise ConfigError(params.name, "controller.address_mapping", f"a mapping over "
+                              f"{self.capacity_bytes} bytes (count x capacity_bytes) expected, "
+                              f"got {self.mapping.capacity_bytes}")
+        if params.controller.fidelity == "fast":
+            self.fast = FastChannels(params, self.mapping)
+        self.t_ck_ns = params.timing.t_ck_ns
         self.controllers: list[ChannelController] = []
         self.command_logs: list[list[tuple[int, int, int, int]]] | None = None
-        if params.controller.fidelity == "fast":
-            self.mapping = AddressMapping.parse(params.controller.address_mapping,
-                                                params.org.organisation(), count)
-            self.fast = FastChannels(params, self.mapping)
+        self.reset_state()
+
+    def reset_state(self) -> None:
+        """Idle, as at power-on: every bank precharged, queues empty, refresh schedule and
+        standby counters from cycle zero of the phase (see Memory.start_phase)."""
+        if self.fast is not None:
+            self.fast.reset()
         else:
-            self.mapping, self.controllers, self.command_logs = build_controllers(
-                params, count, log=log_commands)
-        if self.mapping.capacity_bytes != self.capacity_bytes:
-            raise ValueError("mapping capacity differs from count x capacity_bytes")
-        self.t_ck_ns = params.timing.t_ck_ns
+            _, self.controllers, self.command_logs = build_controllers(
+                self.dram, self.count, log=self._log_commands)
         self._tags = counter(1)
         self._waiting: dict[int, tuple[simpy.Event, Request, float, int]] = {}
-        self._wake = env.event()
+        self._wake = self.env.event()
         self._cycle = 0  # controllers have been advanced up to (not including) this cycle
         self._batch_cycle = -1  # fast mode: the requests that arrived at this cycle
         self._batch: list[tuple[bool, FastResult]] = []
         if self.fast is None:
-            env.process(self._pump())
+            self.env.process(self._pump())
+
+    def busy(self) -> bool:
+        if self.fast is not None:   # a channel still moving data after now
+            return bool((self.fast.free > self._cycles_at(self.env.now)).any())
+        return bool(self._waiting) or any(c.busy() for c in self.controllers)
 
     # ---- time conversion (the one place: qmcsim.units)
     def _ticks(self, cycles: float) -> float:
@@ -106,11 +123,9 @@ class DramMemory(Memory):
         return int(-(-ticks // self._ticks(1)))  # first cycle at or after `ticks`
 
     def serve(self, request: Request) -> Generator[simpy.Event, object, None]:
-        if request.nbytes <= 0:
-            raise ValueError(f"request of {request.nbytes} bytes")
-        if request.address < 0 or request.address + request.nbytes > self.capacity_bytes:
-            raise ValueError(f"request [{request.address}, +{request.nbytes}) outside memory "
-                             f"{self.name!r} of {self.capacity_bytes} bytes")
+        if request.address + request.nbytes > self.capacity_bytes:   # placement checks it
+            raise SimulationError(f"request [{request.address}, +{request.nbytes}) outside "
+                                  f"memory {self.name!r} of {self.capacity_bytes} bytes")
         now_cycle = self._cycles_at(self.env.now)
         if self.fast is not None:
             yield from self._serve_fast(request, now_cycle)
@@ -132,7 +147,8 @@ class DramMemory(Memory):
         share a channel finish together: the burst controller's write draining (watermarks)
         interleaves the two streams, so each ends with the pair (measured in
         tests/dram/test_fast_vs_burst.py), not one after the other as in the channel FIFO."""
-        assert self.fast is not None
+        if self.fast is None:
+            raise InternalError(f"memory {self.name!r}: fast-mode request in burst mode")
         res = self.fast.serve(request.address, request.nbytes, request.is_write, now_cycle)
         arrived = self.env.now
         if self._batch_cycle != now_cycle:
@@ -249,8 +265,7 @@ class DramMemory(Memory):
                      ) -> ReplayFigures:
         from qmcsim.memories.dram.replay import replay
 
-        if not isinstance(params, DramParams):
-            raise TypeError(f"DramParams expected, got {type(params).__name__}")
+        params = params_as(params, DramParams)
         bb = params.org.organisation().burst_bytes
         if request_bytes is not None and (request_bytes < bb or request_bytes % bb):
             raise ConfigError("--request-bytes", "", f"a multiple of the {bb}-byte burst "

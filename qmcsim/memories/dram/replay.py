@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qmcsim.errors import TraceError
+from qmcsim.errors import ConfigError, TraceError
 from qmcsim.memories.dram.controller import CONFLICT, E_ARR, E_BANK, E_KIND, E_TAG, MISS
 from qmcsim.memories.dram.memory import build_controllers
 from qmcsim.memories.dram.params import DramParams, timing_cycles
@@ -187,9 +187,10 @@ def replay(path: str | Path, params: DramParams, *, channels: int = 1,
     bb = mapping.org.burst_bytes
     size = request_bytes or DEFAULT_REQUEST_BYTES
     if size < bb or size % bb:
-        raise ValueError(f"request_bytes ({size}) must be a multiple of the burst ({bb} bytes)")
+        raise ConfigError("replay", "request_bytes", f"a multiple of the {bb}-byte burst "
+                          f"expected, got {size}")
     if outstanding is not None and outstanding < 1:
-        raise ValueError(f"outstanding must be >= 1, got {outstanding}")
+        raise ConfigError("replay", "outstanding", f"at least 1 expected, got {outstanding}")
     n_bursts = size // bb
     cap = mapping.capacity_bytes
     t_ck = params.timing.t_ck_ns

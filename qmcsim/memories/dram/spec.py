@@ -26,8 +26,11 @@ import importlib
 import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from qmcsim.errors import InternalError
 
 LEVELS = ("channel", "rank", "bankgroup", "bank", "row", "column")
 
@@ -66,20 +69,20 @@ class Latency:
                     sign = -1
                     continue
                 if expect_operand:
-                    raise ValueError(f"latency {text!r}: operator {tok!r} without an operand")
+                    raise InternalError(f"latency {text!r}: operator {tok!r} without an operand")
                 sign, expect_operand = (1 if tok == "+" else -1), True
             elif tok.isdigit() or re.fullmatch(r"[A-Za-z_]\w*", tok):
                 if not expect_operand:
-                    raise ValueError(f"latency {text!r}: missing operator before {tok!r}")
+                    raise InternalError(f"latency {text!r}: missing operator before {tok!r}")
                 if tok.isdigit():
                     constant += sign * int(tok)
                 else:
                     terms.append((sign, tok))
                 expect_operand = False
             else:
-                raise ValueError(f"latency {text!r}: unexpected {tok!r}")
+                raise InternalError(f"latency {text!r}: unexpected {tok!r}")
         if expect_operand:
-            raise ValueError(f"latency {text!r}: ends with an operator")
+            raise InternalError(f"latency {text!r}: ends with an operator")
         return cls(tuple(terms), constant)
 
     def names(self) -> set[str]:
@@ -88,7 +91,7 @@ class Latency:
     def cycles(self, values: Mapping[str, int]) -> int:
         missing = self.names() - set(values)
         if missing:
-            raise KeyError(f"timing parameter(s) {sorted(missing)} not defined")
+            raise InternalError(f"timing parameter(s) {sorted(missing)} not defined")
         return self.constant + sum(sign * values[name] for sign, name in self.terms)
 
 
@@ -154,11 +157,29 @@ class Organisation:
 # ---------------------------------------------------------------------------- standards
 
 class TimingBase(BaseModel):
-    """A standard's `timing:` record: its fields are the preset's named timing parameters."""
+    """A standard's `timing:` record: its fields are the preset's named timing parameters.
+
+    Here the core JEDEC parameters every standard shares (cycle counts `n_*` in CK); a
+    standard's subclass adds its own (row-to-column and precharge variants, refresh times,
+    clock ratios) and `transfers_per_ck`."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     data_rate_mt_per_s: float = Field(gt=0, description="DQ transfers per second per pin / 1e6")
+    n_cl: int = Field(ge=1, description="read latency (CL / RL) in CK")
+    n_cwl: int = Field(ge=1, description="write latency (CWL / WL) in CK")
+    n_ras: int = Field(ge=1, description="ACT to PRE, same bank")
+    n_rc: int = Field(ge=1, description="ACT to ACT, same bank")
+    n_wr: int = Field(ge=1, description="write recovery: end of write data to PRE")
+    n_rtp: int = Field(ge=1, description="RD to PRE")
+    n_ccd_s: int = Field(ge=1, description="column to column, different bank groups")
+    n_ccd_l: int = Field(ge=1, description="column to column, same bank group")
+    n_rrd_s: int = Field(ge=1, description="ACT to ACT, different bank groups")
+    n_rrd_l: int = Field(ge=1, description="ACT to ACT, same bank group")
+    n_faw: int = Field(ge=1, description="four-activate window")
+    n_wtr_s: int = Field(ge=1, description="end of write data to RD, different bank groups")
+    n_wtr_l: int = Field(ge=1, description="end of write data to RD, same bank group")
+    t_refi_ns: float = Field(gt=0, description="all-bank refresh interval")
 
     @property
     def transfers_per_ck(self) -> int:
@@ -169,6 +190,17 @@ class TimingBase(BaseModel):
     def t_ck_ns(self) -> float:
         """Command clock period."""
         return self.transfers_per_ck * 1000.0 / self.data_rate_mt_per_s
+
+
+T = TypeVar("T", bound=TimingBase)
+
+
+def timing_as(timing: TimingBase, timing_class: type[T]) -> T:
+    """A standard's `cycles()` gets its own timing record (DramParams validates it so)."""
+    if not isinstance(timing, timing_class):
+        raise InternalError(f"a {timing_class.__name__} record expected, got "
+                            f"{type(timing).__name__}")
+    return timing
 
 
 # named cycle values every standard provides: fast mode's closed forms and the refresh model
@@ -221,28 +253,28 @@ class Standard:
 
     def __post_init__(self) -> None:
         if len(self.levels) != len(LEVELS) or len(self.commands) != len(COMMANDS):
-            raise ValueError(f"standard {self.name!r}: {len(LEVELS)} levels and "
-                             f"{len(COMMANDS)} commands (the controller's roles) expected")
+            raise InternalError(f"standard {self.name!r}: {len(LEVELS)} levels and "
+                                f"{len(COMMANDS)} commands (the controller's roles) expected")
         role = dict(zip(self.commands, COMMANDS, strict=True))
         level = dict(zip(self.levels[:4], LEVELS[:4], strict=True))
         out = []
         for con in self.constraints:
             if con.level not in level:
-                raise ValueError(f"standard {self.name!r}: constraint level {con.level!r} must "
-                                 f"be one of {self.levels[:4]}")
+                raise InternalError(f"standard {self.name!r}: constraint level {con.level!r} must "
+                                    f"be one of {self.levels[:4]}")
             for name in con.preceding + con.following:
                 if name not in role:
-                    raise ValueError(f"standard {self.name!r}: unknown command {name!r}")
+                    raise InternalError(f"standard {self.name!r}: unknown command {name!r}")
             out.append(Constraint(level[con.level], tuple(role[p] for p in con.preceding),
                                   tuple(role[f] for f in con.following), con.latency,
                                   con.window, con.sibling, con.note))
         for mode, scheme in self.refresh.items():
             if scheme.command not in (self.commands[REFAB], self.commands[REFPB]):
-                raise ValueError(f"standard {self.name!r}: refresh {mode!r} uses "
-                                 f"{scheme.command!r}, not a refresh command")
+                raise InternalError(f"standard {self.name!r}: refresh {mode!r} uses "
+                                    f"{scheme.command!r}, not a refresh command")
             if (scheme.command == self.commands[REFPB]) != (scheme.banks is not None):
-                raise ValueError(f"standard {self.name!r}: refresh {mode!r}: a partial refresh "
-                                 "names its banks, an all-bank refresh does not")
+                raise InternalError(f"standard {self.name!r}: refresh {mode!r}: a partial refresh "
+                                    "names its banks, an all-bank refresh does not")
         object.__setattr__(self, "resolved", tuple(out))
 
     def command_name(self, cmd: int) -> str:
@@ -255,8 +287,8 @@ class Standard:
         used |= {s.interval for s in self.refresh.values()}
         missing = used - set(v)
         if missing:
-            raise ValueError(f"standard {self.name!r}: timing value(s) {sorted(missing)} "
-                             "not defined by its cycles()")
+            raise InternalError(f"standard {self.name!r}: timing value(s) {sorted(missing)} "
+                                "not defined by its cycles()")
         return v
 
     def refresh_groups(self, mode: str, org: Organisation) -> tuple[tuple[int, ...], ...]:
@@ -274,7 +306,7 @@ _STANDARDS: dict[str, Standard] = {}
 def register_standard(standard: Standard) -> Standard:
     """Called by each module of qmcsim/memories/dram/standards/ for the standard it defines."""
     if standard.name in _STANDARDS and _STANDARDS[standard.name] is not standard:
-        raise ValueError(f"DRAM standard {standard.name!r} registered twice")
+        raise InternalError(f"DRAM standard {standard.name!r} registered twice")
     _STANDARDS[standard.name] = standard
     return standard
 
@@ -291,5 +323,5 @@ def standards() -> dict[str, Standard]:
 def get_standard(name: str) -> Standard:
     found = _STANDARDS.get(name) or standards().get(name)
     if found is None:
-        raise KeyError(name)
+        raise InternalError(f"DRAM standard {name!r} is not registered")
     return found

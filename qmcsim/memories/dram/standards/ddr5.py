@@ -23,6 +23,7 @@ from qmcsim.memories.dram.spec import (
     c,
     jedec_cycles,
     register_standard,
+    timing_as,
     same_bank_in_every_group,
 )
 
@@ -78,28 +79,15 @@ CONSTRAINTS = (
 
 
 class Ddr5Timing(TimingBase):
-    """`timing:` of a DDR5 preset: cycle counts `n_*` in CK, times `t_*_ns`."""
+    """`timing:` of a DDR5 preset: the core parameters of TimingBase plus these (cycle counts
+    `n_*` in CK, times `t_*_ns`). DDR5: CL is the CAS latency, CWL = CL - 2."""
 
-    n_cl: int = Field(ge=1, description="CAS latency (RL) in CK")
-    n_cwl: int = Field(ge=1, description="write latency in CK (CL - 2)")
     n_rcd: int = Field(ge=1)
     n_rp: int = Field(ge=1)
-    n_ras: int = Field(ge=1)
-    n_rc: int = Field(ge=1)
-    n_wr: int = Field(ge=1)
-    n_rtp: int = Field(ge=1)
-    n_ccd_s: int = Field(ge=1)
-    n_ccd_l: int = Field(ge=1)
     n_ccd_l_wr: int = Field(ge=1, description="write to write, same bank group")
-    n_rrd_s: int = Field(ge=1)
-    n_rrd_l: int = Field(ge=1)
-    n_faw: int = Field(ge=1)
-    n_wtr_s: int = Field(ge=1)
-    n_wtr_l: int = Field(ge=1)
     n_cs: int = Field(ge=0, description="rank-to-rank switch on the data bus")
     t_rfc1_ns: float = Field(gt=0, description="all-bank refresh cycle time (tRFC1)")
     t_rfc_sb_ns: float = Field(gt=0, description="same-bank refresh cycle time")
-    t_refi_ns: float = Field(gt=0, description="all-bank refresh interval")
     t_refi_sb_ns: float = Field(gt=0, description="interval between same-bank refreshes")
     t_refsbrd_ns: float = Field(gt=0, description="same-bank refresh to ACT of another bank")
 
@@ -109,8 +97,7 @@ class Ddr5Timing(TimingBase):
 
 
 def ddr5_cycles(timing: TimingBase, org: Organisation) -> dict[str, int]:
-    t = timing
-    assert isinstance(t, Ddr5Timing)
+    t = timing_as(timing, Ddr5Timing)
     ck = t.t_ck_ns
     rfc1 = jedec_cycles(t.t_rfc1_ns, ck)
     return {

@@ -24,6 +24,7 @@ from qmcsim.memories.dram.spec import (
     c,
     jedec_cycles,
     register_standard,
+    timing_as,
     single_banks,
 )
 
@@ -80,28 +81,15 @@ CONSTRAINTS = (
 
 
 class Hbm3Timing(TimingBase):
-    """`timing:` of an HBM3 pseudo-channel preset: cycle counts `n_*` in CK, times `t_*_ns`."""
+    """`timing:` of an HBM3 pseudo-channel preset: TimingBase's core parameters plus these
+    (cycle counts `n_*` in CK, times `t_*_ns`)."""
 
-    n_cl: int = Field(ge=1, description="read latency in CK")
-    n_cwl: int = Field(ge=1, description="write latency in CK")
     n_rcd_rd: int = Field(ge=1, description="ACT to RD")
     n_rcd_wr: int = Field(ge=1, description="ACT to WR")
     n_rp: int = Field(ge=1)
-    n_ras: int = Field(ge=1)
-    n_rc: int = Field(ge=1)
-    n_wr: int = Field(ge=1)
-    n_rtp: int = Field(ge=1)
-    n_ccd_s: int = Field(ge=1)
-    n_ccd_l: int = Field(ge=1)
-    n_rrd_s: int = Field(ge=1)
-    n_rrd_l: int = Field(ge=1)
-    n_faw: int = Field(ge=1)
-    n_wtr_s: int = Field(ge=1)
-    n_wtr_l: int = Field(ge=1)
     n_rrefd: int = Field(ge=1, description="per-bank refresh to a command to another bank")
     t_rfc_ab_ns: float = Field(gt=0)
     t_rfc_pb_ns: float = Field(gt=0)
-    t_refi_ns: float = Field(gt=0, description="all-bank refresh interval")
     t_refi_pb_ns: float = Field(gt=0, description="interval between per-bank refreshes")
 
     @property
@@ -111,8 +99,7 @@ class Hbm3Timing(TimingBase):
 
 
 def hbm3_cycles(timing: TimingBase, org: Organisation) -> dict[str, int]:
-    t = timing
-    assert isinstance(t, Hbm3Timing)
+    t = timing_as(timing, Hbm3Timing)
     ck = t.t_ck_ns
     return {
         "nBL": org.burst_length // t.transfers_per_ck, "nCL": t.n_cl, "nCWL": t.n_cwl,

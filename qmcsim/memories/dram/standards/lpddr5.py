@@ -23,6 +23,7 @@ from qmcsim.memories.dram.spec import (
     jedec_cycles,
     pair_halves,
     register_standard,
+    timing_as,
 )
 
 # JESD209-5 (LPDDR5) timing constraints, bank-group mode, one command per CK on the CA bus.
@@ -76,29 +77,16 @@ LPDDR5_CONSTRAINTS: tuple[Constraint, ...] = (
 
 
 class Lpddr5Timing(TimingBase):
-    """`timing:` of an LPDDR5 preset: cycle counts `n_*` in CK, times `t_*_ns`."""
+    """`timing:` of an LPDDR5 preset: TimingBase's core parameters plus these
+    (cycle counts `n_*` in CK, times `t_*_ns`)."""
 
     wck_to_ck: int = Field(ge=1, description="WCK:CK ratio (4 for LPDDR5 above 3200 MT/s)")
-    n_cl: int = Field(ge=1, description="read latency RL in CK")
-    n_cwl: int = Field(ge=1, description="write latency WL in CK")
     n_rcd: int = Field(ge=1)
     n_rp_pb: int = Field(ge=1)
     n_rp_ab: int = Field(ge=1)
-    n_ras: int = Field(ge=1)
-    n_rc: int = Field(ge=1)
-    n_wr: int = Field(ge=1)
-    n_rtp: int = Field(ge=1)
-    n_ccd_s: int = Field(ge=1)
-    n_ccd_l: int = Field(ge=1)
-    n_rrd_s: int = Field(ge=1)
-    n_rrd_l: int = Field(ge=1)
-    n_faw: int = Field(ge=1)
-    n_wtr_s: int = Field(ge=1)
-    n_wtr_l: int = Field(ge=1)
     n_cs: int = Field(ge=0, description="rank-to-rank switch on the data bus")
     t_rfc_ab_ns: float = Field(gt=0)
     t_rfc_pb_ns: float = Field(gt=0)
-    t_refi_ns: float = Field(gt=0, description="all-bank refresh interval")
     t_refi_pb_ns: float = Field(gt=0, description="per-bank refresh interval")
     t_pbr2pbr_ns: float = Field(gt=0)
     t_pbr2act_ns: float = Field(gt=0)
@@ -110,8 +98,7 @@ class Lpddr5Timing(TimingBase):
 
 
 def lpddr5_cycles(timing: TimingBase, org: Organisation) -> dict[str, int]:
-    t = timing
-    assert isinstance(t, Lpddr5Timing)
+    t = timing_as(timing, Lpddr5Timing)
     ck = t.t_ck_ns
     return {
         "nBL": org.burst_length // t.transfers_per_ck, "nCL": t.n_cl, "nCWL": t.n_cwl,
