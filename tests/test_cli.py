@@ -179,3 +179,18 @@ def test_bench_bad_input_is_one_line_and_exit_2(run_cli, args, field):
     out = run_cli("bench", *args)
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr.count("\n") == 1 and field in out.stderr
+
+
+@pytest.mark.parametrize("command, said", [
+    ("run", "interrupted; no results written"),
+    ("sweep", "interrupted; the points finished so far are kept"),
+])
+def test_interrupt_says_what_the_command_leaves_behind(monkeypatch, capsys, command, said):
+    from qmcsim import cli
+
+    def interrupted(_args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli.commands()[command], "run", interrupted)
+    assert cli.main([command, "x.yaml"]) == 130
+    assert capsys.readouterr().err.startswith(said)
