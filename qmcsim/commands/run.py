@@ -125,11 +125,10 @@ def summary_figure_files(files: dict[str, bytes]) -> dict[str, bytes]:
     import io
 
     import pandas as pd
-    import yaml
 
-    from qmcsim.plot import figure_files, run_summary, run_title
+    from qmcsim.plot import config_title, figure_files, run_summary
 
-    title = run_title(yaml.safe_load(files["resolved_config.yaml"]))
+    title = config_title(files["resolved_config.yaml"]) or ""
     tables = {name.removesuffix(".csv"): pd.read_csv(io.BytesIO(data))
               for name, data in files.items() if name.endswith(".csv")}
     return figure_files({"summary": run_summary(tables, title)})
