@@ -194,3 +194,18 @@ def test_interrupt_says_what_the_command_leaves_behind(monkeypatch, capsys, comm
     monkeypatch.setattr(cli.commands()[command], "run", interrupted)
     assert cli.main([command, "x.yaml"]) == 130
     assert capsys.readouterr().err.startswith(said)
+
+
+def test_start_up_imports_only_what_a_run_needs():
+    """The CLI and the run pipeline import no heavy library they do not use (scipy, torch,
+    transformers, tqdm without a progress bar; matplotlib only when the figure is drawn)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, qmcsim.cli as c; c.build_parser(); import qmcsim.pipeline, "
+            "qmcsim.config.loader, qmcsim.results, qmcsim.commands.run; "
+            "print(sorted(m for m in ('scipy', 'torch', 'transformers', 'tqdm', 'matplotlib', "
+            "'dask') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
