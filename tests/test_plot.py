@@ -144,3 +144,15 @@ def test_summary_figure_decorations_fit_without_a_layout_engine():
     assert title.get_text() == "hymba-qmc (x)"
     box = title.get_window_extent(renderer)
     assert box.y0 > max(b.y1 for b in boxes) and box.y1 <= page.y1
+
+
+def test_summary_figure_with_labels_too_long_for_it_still_draws():
+    from qmcsim.plot import load_results, run_summary
+    from qmcsim.plot.style import MIN_CELL
+
+    tables = load_results(ROOT / "tests" / "golden" / "hymba-qmc")
+    for table in tables.values():
+        if "memory" in table:
+            table["memory"] = table["memory"].replace("dram", "d" * 300)
+    fig = run_summary(tables, "long names")
+    assert all(ax.get_position().width >= MIN_CELL - 1e-9 for ax in fig.axes)

@@ -149,6 +149,9 @@ def _decorations_pt(ax: Axes, renderer: Any) -> dict[str, float]:
             "top": top}
 
 
+MIN_CELL = 0.15   # the least share of the figure's width (height) an axes of fit_grid keeps
+
+
 def fit_grid(fig: Figure, axes: np.ndarray, suptitle: str = "", suptitle_pt: float = 11,
              margin_in: float = 0.08, gap_in: float = 0.25) -> None:
     """Place a grid of axes (and a figure title) so their tick labels, axis labels and titles
@@ -170,6 +173,16 @@ def fit_grid(fig: Figure, axes: np.ndarray, suptitle: str = "", suptitle_pt: flo
     bottom = max(room[-1][c]["bottom"] for c in range(ncols)) * pt + margin_in
     hgap = max((room[r][c]["bottom"] * pt + room[r + 1][c]["top"] * pt
                 for r in range(nrows - 1) for c in range(ncols)), default=0.0) + gap_in / 2
+    # labels too long for the figure: shrink the margins, keep at least MIN_CELL of each
+    # axes (their labels are cut at the figure's edge; constrained layout gives up likewise)
+    spare_w = width_in * (1 - MIN_CELL * ncols) - margin_in
+    if left + (ncols - 1) * wgap > spare_w:
+        shrink = spare_w / (left + (ncols - 1) * wgap)
+        left, wgap = left * shrink, wgap * shrink
+    spare_h = height_in * (1 - MIN_CELL * nrows)
+    if top + bottom + (nrows - 1) * hgap > spare_h:
+        shrink = spare_h / (top + bottom + (nrows - 1) * hgap)
+        top, bottom, hgap = top * shrink, bottom * shrink, hgap * shrink
     cell_w = (width_in - left - margin_in - (ncols - 1) * wgap) / ncols
     cell_h = (height_in - top - bottom - (nrows - 1) * hgap) / nrows
     if suptitle:   # just below the top edge, as constrained layout puts it
