@@ -1,7 +1,8 @@
 """Command line. The only place that prints errors and chooses exit codes (2 = bad input).
 
 Subcommands live in qmcsim/commands/, one module each, found automatically: a module defines
-NAME, HELP, DESCRIPTION, add_arguments(parser) and run(args) -> exit code.
+NAME, HELP, DESCRIPTION, add_arguments(parser) and run(args) -> exit code, and INTERRUPTED
+(what an interrupt leaves behind) where INTERRUPTED_DEFAULT is not true of it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from types import ModuleType
 from qmcsim.errors import QmcsimError
 
 EXIT_BAD_INPUT = 2
+INTERRUPTED_DEFAULT = "interrupted; no results written"
 
 
 def commands() -> dict[str, ModuleType]:
@@ -64,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.close()
         return 0
     except KeyboardInterrupt:
-        print("interrupted; no results written", file=sys.stderr)
+        print(getattr(mods[args.command], "INTERRUPTED", INTERRUPTED_DEFAULT), file=sys.stderr)
         return 130
     finally:
         if previous is not None:

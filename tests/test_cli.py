@@ -179,3 +179,33 @@ def test_bench_bad_input_is_one_line_and_exit_2(run_cli, args, field):
     out = run_cli("bench", *args)
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr.count("\n") == 1 and field in out.stderr
+
+
+@pytest.mark.parametrize("command, said", [
+    ("run", "interrupted; no results written"),
+    ("sweep", "interrupted; the points finished so far are kept"),
+])
+def test_interrupt_says_what_the_command_leaves_behind(monkeypatch, capsys, command, said):
+    from qmcsim import cli
+
+    def interrupted(_args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli.commands()[command], "run", interrupted)
+    assert cli.main([command, "x.yaml"]) == 130
+    assert capsys.readouterr().err.startswith(said)
+
+
+def test_start_up_imports_only_what_a_run_needs():
+    """The CLI and the run pipeline import no heavy library they do not use (scipy, torch,
+    transformers, tqdm without a progress bar; matplotlib only when the figure is drawn)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, qmcsim.cli as c; c.build_parser(); import qmcsim.pipeline, "
+            "qmcsim.config.loader, qmcsim.results, qmcsim.commands.run; "
+            "print(sorted(m for m in ('scipy', 'torch', 'transformers', 'tqdm', 'matplotlib', "
+            "'dask') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout

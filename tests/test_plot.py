@@ -112,3 +112,47 @@ def test_plot_of_a_folder_without_results_is_one_line_exit_2(run_cli, tmp_path):
     out = run_cli("plot", str(tmp_path))
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
     assert "points.csv" in out.stderr
+
+
+def test_log_axis_labels_are_plain_text_powers_of_ten():
+    from qmcsim.plot.style import PowerOfTen
+
+    fmt = PowerOfTen(labelOnlyBase=False)
+    assert [fmt._num_to_string(x, 1e-3, 1e4) for x in (1e3, 1e-2, 1.0, 2e3)] == \
+        ["10\u00b3", "10\u207b\u00b2", "10\u2070", "2\u00d710\u00b3"]
+
+
+def test_summary_figure_decorations_fit_without_a_layout_engine():
+    """fit_grid's margins: every panel's ticks, labels and title inside the figure and clear of
+    the other panels (what constrained layout guaranteed), on a shipped run's tables."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from qmcsim.plot import load_results, run_summary
+
+    fig = run_summary(load_results(ROOT / "tests" / "golden" / "hymba-qmc"), "hymba-qmc (x)")
+    assert fig.get_layout_engine() is None
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    page = fig.bbox
+    boxes = [ax.get_tightbbox(renderer) for ax in fig.axes]
+    for box in boxes:
+        assert page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0 \
+            and box.y1 <= page.y1, (box, page)
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not a.overlaps(b), (a, b)
+    (title,) = fig.texts
+    assert title.get_text() == "hymba-qmc (x)"
+    box = title.get_window_extent(renderer)
+    assert box.y0 > max(b.y1 for b in boxes) and box.y1 <= page.y1
+
+
+def test_summary_figure_with_labels_too_long_for_it_still_draws():
+    from qmcsim.plot import load_results, run_summary
+    from qmcsim.plot.style import MIN_CELL
+
+    tables = load_results(ROOT / "tests" / "golden" / "hymba-qmc")
+    for table in tables.values():
+        if "memory" in table:
+            table["memory"] = table["memory"].replace("dram", "d" * 300)
+    fig = run_summary(tables, "long names")
+    assert all(ax.get_position().width >= MIN_CELL - 1e-9 for ax in fig.axes)

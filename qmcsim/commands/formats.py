@@ -114,7 +114,8 @@ def format_table(variants, layouts: list[dict], total: int) -> pd.DataFrame:
                      "outlier_values": bits["outlier_values"] / total,
                      "outlier_indices": bits["outlier_indices"] / total,
                      "outliers %": 100 * n_out / total,
-                     "MB": sum(bits.values()) / 8e6, "published": v.published})
+                     "MB (10^6 bytes)": sum(bits.values()) / 8e6,
+                     "published bits/weight": v.published})
     return pd.DataFrame(rows)
 
 

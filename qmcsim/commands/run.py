@@ -31,7 +31,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import yaml
-    from tqdm import tqdm
 
     from qmcsim.config.loader import load_run
     from qmcsim.pipeline import run as run_pipeline
@@ -40,13 +39,17 @@ def run(args: argparse.Namespace) -> int:
 
     resolved = load_run(args.config, args.overrides)
     check_output_folder(args.out, resolved.config.name)   # before any simulation
-    with tqdm(unit="step", disable=args.no_progress or None, file=sys.stderr,
-              leave=False) as bar:
-        def start(total: int) -> None:
-            bar.reset(total=total)
+    if args.no_progress:   # and no tqdm import
+        result = run_pipeline(resolved)
+    else:
+        from tqdm import tqdm
 
-        result = run_pipeline(resolved, on_start=start,
-                              on_step=lambda _s: bar.update())
+        with tqdm(unit="step", disable=None, file=sys.stderr, leave=False) as bar:
+            def start(total: int) -> None:
+                bar.reset(total=total)
+
+            result = run_pipeline(resolved, on_start=start,
+                                  on_step=lambda _s: bar.update())
     prepared = [(r.system, r.placement) for r in result.systems]
     notes = (build_warnings(result.run, prepared)
              + trace_workload_notes(result.run, check_stored_trace(result.run)))
@@ -125,11 +128,10 @@ def summary_figure_files(files: dict[str, bytes]) -> dict[str, bytes]:
     import io
 
     import pandas as pd
-    import yaml
 
-    from qmcsim.plot import figure_files, run_summary, run_title
+    from qmcsim.plot import config_title, figure_files, run_summary
 
-    title = run_title(yaml.safe_load(files["resolved_config.yaml"]))
+    title = config_title(files["resolved_config.yaml"]) or ""
     tables = {name.removesuffix(".csv"): pd.read_csv(io.BytesIO(data))
               for name, data in files.items() if name.endswith(".csv")}
     return figure_files({"summary": run_summary(tables, title)})

@@ -21,6 +21,9 @@ DESCRIPTION = (
     "same command again with the same --out skips the points already stored. Every point is "
     "validated before any runs; failing points are recorded and the sweep goes on.")
 
+INTERRUPTED = ("interrupted; the points finished so far are kept: the same command (same "
+               "--out) resumes")
+
 SHOWN = ("decode_ms_per_token", "energy_per_token_uj", "external_bytes_per_token",
          "memory_area_mm2", "eq4_power_mw")
 

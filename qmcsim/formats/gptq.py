@@ -24,7 +24,6 @@ in the error compensation.
 from __future__ import annotations
 
 import numpy as np
-from scipy.linalg import solve_triangular
 
 from qmcsim.formats.quantize import Quantized, affine_codes, affine_params
 
@@ -40,6 +39,8 @@ def inverse_cholesky(hessian: np.ndarray, damp: float,
     h[dead, dead] = 1.0
     idx = np.arange(h.shape[0])
     h[idx, idx] += damp * float(np.mean(np.diag(h)))
+    from scipy.linalg import solve_triangular   # here: scipy costs ~0.5 s of every start-up
+
     lower = np.linalg.cholesky(h)                  # H = L L^T
     inv = solve_triangular(lower, np.eye(h.shape[0]), lower=True)   # H^-1 = L^-T L^-1
     h_inv = inv.T @ inv

@@ -9,8 +9,8 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from qmcsim.plot.style import (HATCHES, colour, integer_ticks, new_figure, overlap_notes,
-                               series_style, spans_decades)
+from qmcsim.plot.style import (HATCHES, colour, fit_grid, fixed_figure, integer_ticks,
+                               log_scale, new_figure, overlap_notes, series_style, spans_decades)
 
 RATIO_LABELS = {
     "weight_cells": "memory\ncells",
@@ -57,7 +57,7 @@ def draw_ratios(ax: Axes, summary: pd.DataFrame, baseline: str) -> None:
     ax.set_xticks(np.arange(len(metrics)), [RATIO_LABELS[m] for m in metrics], fontsize=8)
     ax.axhline(1.0, color="black", lw=0.8, ls="--")
     if spans_decades(values_all, 1.0):
-        ax.set_yscale("log")
+        log_scale(ax, "y")
     ax.set_ylim(top=max(values_all, default=1.0) * (2.2 if ax.get_yscale() == "log" else 1.25))
     ax.set_ylabel(f"{baseline} / system (x, higher is better)")
     ax.set_title(f"Improvement over {baseline} (dashed: parity)", fontsize=9)
@@ -111,7 +111,7 @@ def draw_energy(ax: Axes, energy: pd.DataFrame) -> None:
     energy = energy[energy.uj_per_token > 0]
     values = _grouped_hbars(ax, energy, "uj_per_token", systems)
     if spans_decades(values):
-        ax.set_xscale("log")
+        log_scale(ax, "x")
         ax.set_xlim(right=max(values) * 8)
     else:
         ax.set_xlim(right=max(values, default=1.0) * 1.25)
@@ -170,7 +170,7 @@ def draw_contention(ax: Axes, contention: pd.DataFrame) -> None:
     ax.set_yticks(range(len(groups)), [f"{m}: {c}" for m, c in groups], fontsize=7.5)
     ax.invert_yaxis()
     if spans_decades(values):
-        ax.set_xscale("log")
+        log_scale(ax, "x")
         ax.set_xlim(right=max(values) * 30)
     else:
         ax.set_xlim(right=max(values, default=1.0) * 1.6)
@@ -195,13 +195,12 @@ def run_summary(tables: dict[str, pd.DataFrame], title: str = "") -> Figure:
     n_groups = max(energy.groupby(["memory", "traffic_class"]).ngroups,
                    tables["contention"].groupby(["memory", "traffic_class"]).ngroups)
     n_sys = summary.system.nunique()
-    fig, axes = new_figure(13, 4.2 + 0.12 * n_groups * n_sys, 2, 2)
+    fig, axes = fixed_figure(13, 4.2 + 0.12 * n_groups * n_sys, 2, 2)
     draw_ratios(axes[0, 0], summary, baseline_of(summary))
     draw_decode_time(axes[0, 1], per_step)
     draw_energy(axes[1, 0], energy)
     draw_contention(axes[1, 1], tables["contention"])
-    if title:
-        fig.suptitle(title, fontsize=11)
+    fit_grid(fig, axes, title)
     return fig
 
 

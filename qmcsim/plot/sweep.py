@@ -7,8 +7,8 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from qmcsim.plot.style import (colour, integer_ticks, new_figure, overlap_notes, series_style,
-                               spans_decades)
+from qmcsim.plot.style import (colour, integer_ticks, log_scale, new_figure, overlap_notes,
+                               series_style, spans_decades)
 
 # metric column -> (axis label, scale into the label's unit)
 SWEEP_METRICS = {
@@ -93,7 +93,7 @@ def draw_metric_lines(ax: Axes, points: pd.DataFrame, x: str, metric: str) -> No
                 alpha=0.75 if over else 1.0, markersize=7 if over else 5,
                 markerfacecolor="none" if over else style["color"], **style)
     if spans_decades([v for _, yv in series.values() for v in yv]):
-        ax.set_yscale("log")
+        log_scale(ax, "y")
     if np.allclose(xs.dropna() % 1, 0):
         integer_ticks(ax)
     ax.set_xlabel(x)
@@ -120,7 +120,7 @@ def draw_pareto(ax: Axes, points: pd.DataFrame, x_metric: str = "decode_ms_per_t
         ax.annotate(f"p{int(points.point.iloc[k])}", (xv[k], yv[k]), fontsize=6,
                     xytext=(3, 3), textcoords="offset points")
     if spans_decades(yv):
-        ax.set_yscale("log")
+        log_scale(ax, "y")
     ax.set_xlabel(SWEEP_METRICS[x_metric][0])
     ax.set_ylabel(SWEEP_METRICS[y_metric][0])
     ax.set_title("Latency vs energy, lower-left is better", fontsize=9)

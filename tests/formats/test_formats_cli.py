@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,6 +29,8 @@ def test_formats_table_on_smollm2(tmp_path: Path):
     # the study's 3.6 bits + 1 bit of bitmap, on this model
     bitmap = table.loc["QMC rho 0.3, bitmap"]
     assert abs(bitmap["outlier_indices"] - 1.0) < 1e-3
+    # the size column says its unit: decimal megabytes of the stored bits
+    assert table.loc["FP16", "MB (10^6 bytes)"] == pytest.approx(134_515_008 * 2 / 1e6)
 
 
 def test_formats_paper_accounting_drops_metadata():
