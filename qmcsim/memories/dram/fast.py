@@ -35,8 +35,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from qmcsim.memories.dram.channel import new_controller
-from qmcsim.memories.dram.controller import ChannelController
+from qmcsim.memories.dram.channel import compiled_timing, new_controller
+from qmcsim.memories.dram.controller import ChannelController, CompiledTiming
 from qmcsim.memories.dram.mapping import AddressMapping
 from qmcsim.memories.dram.params import DramParams, timing_cycles
 
@@ -65,17 +65,19 @@ class StreamCosts:
     first_write: tuple[int, int, int]
 
 
-def _cal_controller(params: DramParams, refresh: str) -> ChannelController:
-    return new_controller(params, refresh=refresh)
+def _cal_controller(params: DramParams, refresh: str, timing: CompiledTiming | None = None
+                    ) -> ChannelController:
+    return new_controller(params, refresh=refresh, timing=timing)
 
 
-def _run_streams(params: DramParams, parts: list[tuple[int, bool]], refresh: str = "off"
-                 ) -> tuple[list[int], ChannelController]:
+def _run_streams(params: DramParams, parts: list[tuple[int, bool]], refresh: str = "off",
+                 timing: CompiledTiming | None = None) -> tuple[list[int], ChannelController]:
     """Done cycle of each sequential stream (n bursts, is_write), pushed at cycle 0 in order
-    into one channel; consecutive streams continue at the next address."""
+    into one channel; consecutive streams continue at the next address. `timing`: the
+    parameters' compiled constraints, built once for all the calibration streams."""
     mapping = AddressMapping.parse(params.controller.address_mapping,
                                    params.org.organisation(), 1)
-    ctrl = _cal_controller(params, refresh)
+    ctrl = _cal_controller(params, refresh, timing)
     pos = 0
     for tag, (n, is_write) in enumerate(parts):
         _, bank, row, col = mapping.decode(
@@ -97,6 +99,7 @@ def derive_costs(params: DramParams) -> StreamCosts:
 def _derive_costs_json(text: str) -> StreamCosts:
     params = DramParams.model_validate(json.loads(text))
     v = timing_cycles(params)
+    timing = compiled_timing(params)  # shared by the calibration controllers
     n = CAL_BURSTS
     first_rd = (v["nCL"] + v["nBL"], v["nRCD"] + v["nCL"] + v["nBL"],
                 v["nRPpb"] + v["nRCD"] + v["nCL"] + v["nBL"])
@@ -105,7 +108,7 @@ def _derive_costs_json(text: str) -> StreamCosts:
                 v["nRPpb"] + rcd_wr + v["nCWL"] + v["nBL"])
     rates, fills = [], []
     for is_write, first in ((False, first_rd), (True, first_wr)):
-        (d1, d2), _ = _run_streams(params, [(n, is_write), (n, is_write)])
+        (d1, d2), _ = _run_streams(params, [(n, is_write), (n, is_write)], timing=timing)
         r = (d2 - d1) / n
         rates.append(r)
         fills.append(d1 - first[1] - (n - 1) * r)
@@ -114,11 +117,11 @@ def _derive_costs_json(text: str) -> StreamCosts:
     # interleaves them): what is derived is the pair's total time beyond the first alone
     turns: list[tuple[float, ...]] = []
     for is_write in (False, True):
-        (alone,), _ = _run_streams(params, [(CAL_TURN_LEAD, is_write)])
+        (alone,), _ = _run_streams(params, [(CAL_TURN_LEAD, is_write)], timing=timing)
         table = []
         for k in range(CAL_TURN_MAX_LOG2 + 1):
             (d1, d2), _ = _run_streams(params, [(CAL_TURN_LEAD, is_write),
-                                                (2**k, not is_write)])
+                                                (2**k, not is_write)], timing=timing)
             table.append(max(d1, d2) - alone - 2**k * rates[0 if is_write else 1])
         turns.append(tuple(table))
     turn_rw, turn_wr = turns
@@ -127,8 +130,8 @@ def _derive_costs_json(text: str) -> StreamCosts:
     penalties = []
     m = CAL_REFRESH_BURSTS
     for is_write in (False, True):
-        (with_ref,), ctrl = _run_streams(params, [(m, is_write)], refresh)
-        (without,), _ = _run_streams(params, [(m, is_write)])
+        (with_ref,), ctrl = _run_streams(params, [(m, is_write)], refresh, timing)
+        (without,), _ = _run_streams(params, [(m, is_write)], timing=timing)
         crossed = with_ref // grid
         penalties.append((with_ref - without) / max(1, crossed))
     busy = 0 if params.spec.is_partial(refresh) else v["nRPab"] + v["nRFCab"]
