@@ -93,6 +93,7 @@ def test_sampled_indices_keep_first_and_last() -> None:
 @pytest.mark.parametrize("buffer", [None, "sram"])
 def test_exact_counts_of_a_skipped_step_are_the_requests_it_would_issue(buffer) -> None:
     from qmcsim.config.schema import WorkloadConfig
+    from qmcsim.engine.counts import StepCounts
     from qmcsim.engine.simulate import Replay
     from qmcsim.formats.fp16 import Fp16Format
     from qmcsim.models.hf import build_model
@@ -105,6 +106,7 @@ def test_exact_counts_of_a_skipped_step_are_the_requests_it_would_issue(buffer) 
                                     onchip_buffer_bytes=64).steps())
     replay = Replay.__new__(Replay)
     replay.onchip_buffer = buffer
+    counter = StepCounts(buffer)
     for step in steps:
         want: dict[tuple[str, str], list[int]] = {}
         for op in step.ops:
@@ -112,6 +114,39 @@ def test_exact_counts_of_a_skipped_step_are_the_requests_it_would_issue(buffer) 
                 row = want.setdefault((memory, req.traffic_class), [0, 0, 0])
                 row[0] += 1
                 row[1 + req.is_write] += req.nbytes
-        got = {k: [v.requests, v.read_bytes, v.write_bytes]
-               for k, v in replay._counts(step).items()}
-        assert got == want
+        for _ in range(2):   # counted, then from the remembered operators
+            got = {k: [v.requests, v.read_bytes, v.write_bytes]
+                   for k, v in counter.of(step).items()}
+            assert got == want
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_shared_operators_are_the_ones_a_fresh_builder_makes(name: str) -> None:
+    """Every step shares its position-free operators with the other steps of its size; its
+    operators equal, by value, those a builder that made no step before would make."""
+    from qmcsim.config.schema import WorkloadConfig
+    from qmcsim.formats.fp16 import Fp16Format
+    from qmcsim.models.hf import build_model
+    from qmcsim.trace.standalone import standalone_builder
+
+    raw, _ = load_raw_preset("models", name, file="test", field_path="model")
+    model = build_model({**raw["config"], **SMALL[name]}, name="m", source="test")
+    work = WorkloadConfig(prompt_tokens=5, generate_tokens=4, prefill_chunk_tokens=2)
+
+    def builder():
+        return standalone_builder(model, work, Fp16Format(), accounting="full",
+                                  onchip_buffer_bytes=64)
+
+    steps = list(builder().steps())
+    for step in steps:
+        fresh = builder()._step(step.index, step.phase, first=step.first_token,
+                                count=step.tokens, head=step.phase == "decode"
+                                or step.context == model.meta_tokens + work.prompt_tokens)
+        assert fresh == step
+    a, b = steps[-2], steps[-1]
+    kinds = [op.operator for op in a.ops]
+    shared = [x is y for x, y in zip(a.ops, b.ops, strict=True)]
+    assert sum(shared) == len(shared) - sum(
+        1 for layer in model.layers for op in layer.operators
+        if op.kind == "attention" and layer.attention is not None)
+    assert all(s or "attn" in k or "attention" in k for s, k in zip(shared, kinds, strict=True))

@@ -16,6 +16,7 @@ import simpy
 
 from qmcsim.compute import ComputeParams
 from qmcsim.compute.kernels import op_energy_pj, op_time_ns, op_work
+from qmcsim.engine.counts import StepCounts
 from qmcsim.engine.sampling import fractions, lerp, lerp_int
 from qmcsim.errors import SimulationError
 from qmcsim.memories.base import ClassStats, Memory, Request
@@ -76,6 +77,7 @@ class Replay:
         if decode_stride < 1:
             raise SimulationError(f'"decode_stride" must be >= 1, got {decode_stride}')
         self.decode_stride = decode_stride  # 1: every decode token simulated (exhaustive)
+        self._counter = StepCounts(onchip_buffer)
 
     def _after(self, event: simpy.Event, ticks: float) -> Generator[simpy.Event, object, None]:
         yield event
@@ -196,7 +198,7 @@ class Replay:
                 if step.phase == "decode":
                     skip = self.decode_stride > 1 and decoded % self.decode_stride != 0
                     decoded += 1
-                    pending.append((step, self._counts(step) if skip else {}))
+                    pending.append((step, self._counter.of(step) if skip else {}))
                     if not skip:
                         yield from flush()
                     continue
@@ -215,34 +217,6 @@ class Replay:
             raise SimulationError(f"the replay stopped in {where} at {ticks_to_ns(self.env.now)}"
                                   " ns with a request no memory completed")
         return SystemTrace(steps=tuple(records), traffic=tuple(traffic))
-
-    def _counts(self, step: Step) -> dict[tuple[str, str], ClassStats]:
-        """Bytes and requests per (memory, class) a step issues, counted from its trace: what
-        _requests issues, without building the requests (one per memory for weight reads)."""
-        out: dict[tuple[str, str], ClassStats] = {}
-        buffer = self.onchip_buffer
-        for op in step.ops:
-            weight_memories: set[str] = set()
-            for a in op.accesses:
-                key = (a.memory, a.traffic_class)
-                st = out.get(key)
-                if st is None:
-                    st = out[key] = ClassStats()
-                merged = a.traffic_class == "weights" and not a.is_write
-                issued = not merged or a.memory not in weight_memories  # a new request
-                if merged:
-                    weight_memories.add(a.memory)
-                st.requests += issued
-                if a.is_write:
-                    st.write_bytes += a.nbytes
-                else:
-                    st.read_bytes += a.nbytes
-                if buffer is not None and a.memory != buffer:
-                    staged = out.setdefault((buffer, a.traffic_class), ClassStats())
-                    staged.read_bytes += a.nbytes
-                    staged.write_bytes += a.nbytes
-                    staged.requests += 2 * issued
-        return out
 
     def _interpolated(self, step: int, counts: dict[tuple[str, str], ClassStats],
                       a_rows: list[TrafficRecord], b_rows: list[TrafficRecord],

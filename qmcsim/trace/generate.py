@@ -18,12 +18,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 from qmcsim.config.schema import WorkloadConfig
 from qmcsim.formats.base import Accounting
 from qmcsim.models.shape import Attention, Layer, ModelShape, Operator
-from qmcsim.placement import ACT_BYTES_PER_ELEMENT, KV_BYTES_PER_ELEMENT, Placement
+from qmcsim.placement import ACT_BYTES_PER_ELEMENT, KV_BYTES_PER_ELEMENT, Placement, Region
 
 Phase = Literal["prefill", "decode"]
 
@@ -143,6 +143,11 @@ class TraceBuilder:
         self.accounting = accounting
         self.onchip_buffer_bytes = onchip_buffer_bytes
         self._weights_cache: dict[int, tuple[Access, ...]] = {}
+        # per (tokens, LM head): the operators whose accesses do not depend on the position
+        # (weights, activations, SSM state), one OpStep shared by every step that runs them
+        self._attention_cache: dict[tuple[int, int], tuple[Region, int, tuple[Access, ...]]] = {}
+        self._templates: dict[tuple[int, bool], tuple[list[OpStep | None],
+                                                      list[tuple[int, Layer, Operator]]]] = {}
 
     @property
     def full(self) -> bool:
@@ -163,13 +168,35 @@ class TraceBuilder:
 
     # -- one step ---------------------------------------------------------------------------
     def _step(self, index: int, phase: Phase, first: int, count: int, head: bool) -> Step:
-        ops = [self._embed(count)]
-        for layer in self.model.layers:
-            ops.extend(self._layer_op(layer, op, first, count) for op in layer.operators)
-        if head:   # final norm + LM head: logits of the last position only
-            ops.extend(self._weights_op(None, op, 1) for op in self.model.head)
+        shared, attention = self._template(count, head)
+        ops = list(shared)
+        for slot, layer, op in attention:   # only attention depends on the position
+            assert layer.attention is not None
+            ops[slot] = self._attention(layer, layer.attention, op, first, count)
         return Step(index=index, phase=phase, tokens=count, context=first + count,
-                    ops=tuple(ops))
+                    ops=tuple(cast(list[OpStep], ops)))
+
+    def _template(self, count: int, head: bool
+                  ) -> tuple[list[OpStep | None], list[tuple[int, Layer, Operator]]]:
+        """A step's operators of `count` tokens: the position-free OpSteps (built once and
+        shared by every such step) and the attention slots left to fill."""
+        key = (count, head)
+        cached = self._templates.get(key)
+        if cached is not None:
+            return cached
+        shared: list[OpStep | None] = [self._embed(count)]
+        attention: list[tuple[int, Layer, Operator]] = []
+        for layer in self.model.layers:
+            for op in layer.operators:
+                if op.kind == "attention" and layer.attention is not None:
+                    attention.append((len(shared), layer, op))
+                    shared.append(None)
+                else:
+                    shared.append(self._position_free_op(layer, op, count))
+        if head:   # final norm + LM head: logits of the last position only
+            shared.extend(self._weights_op(None, op, 1) for op in self.model.head)
+        self._templates[key] = (shared, attention)
+        return shared, attention
 
     def _weight_accesses(self, op: Operator) -> tuple[Access, ...]:
         """Every stored component of every tensor `op` reads, in full, one Access each."""
@@ -218,9 +245,7 @@ class TraceBuilder:
                 Access(memory=region.memory, address=region.address + in_bytes,
                        nbytes=out_bytes, is_write=True, traffic_class="activations")]
 
-    def _layer_op(self, layer: Layer, op: Operator, first: int, count: int) -> OpStep:
-        if op.kind == "attention" and layer.attention is not None:
-            return self._attention(layer, layer.attention, op, first, count)
+    def _position_free_op(self, layer: Layer, op: Operator, count: int) -> OpStep:
         if op.kind == "ssm_scan" and layer.ssm is not None:
             step = self._weights_op(layer.index, op, count)
             if not self.full:
@@ -241,14 +266,27 @@ class TraceBuilder:
         flops = attention_flops(attn, keys) * b
         if not self.full:
             return OpStep(layer=layer.index, operator=op.name, accesses=(), flops=flops)
+        region, row, tail = self._attention_parts(layer, attn, op, count)
+        read = Access(memory=region.memory, address=region.address,
+                      nbytes=kv_rows_read(attn, first, count) * row, is_write=False,
+                      traffic_class="kv_cache")
+        return OpStep(layer=layer.index, operator=op.name, accesses=(read, *tail), flops=flops)
+
+    def _attention_parts(self, layer: Layer, attn: Attention, op: Operator, count: int
+                         ) -> tuple[Region, int, tuple[Access, ...]]:
+        """An attention operator's position-free part: its KV region, bytes per cached row,
+        and the accesses after the KV read (new K/V rows written, activation spills)."""
+        key = (layer.index, count)
+        cached = self._attention_cache.get(key)
+        if cached is not None:
+            return cached
         owner = attn.kv_source_layer if attn.kv_source_layer is not None else layer.index
         region = self.placement.kv[owner]
-        row = attn.kv_elements_per_token() * KV_BYTES_PER_ELEMENT * b
-        cached = kv_rows_read(attn, first, count)
-        accesses = [Access(memory=region.memory, address=region.address, nbytes=cached * row,
-                           is_write=False, traffic_class="kv_cache")]
+        row = attn.kv_elements_per_token() * KV_BYTES_PER_ELEMENT * self.workload.batch
+        tail: list[Access] = []
         if layer.owns_kv:
-            accesses.append(Access(memory=region.memory, address=region.address,
-                                   nbytes=count * row, is_write=True, traffic_class="kv_cache"))
-        accesses += self._activations(op, count)   # q in, attention output out
-        return OpStep(layer=layer.index, operator=op.name, accesses=tuple(accesses), flops=flops)
+            tail.append(Access(memory=region.memory, address=region.address,
+                               nbytes=count * row, is_write=True, traffic_class="kv_cache"))
+        tail += self._activations(op, count)   # q in, attention output out
+        self._attention_cache[key] = cached = (region, row, tuple(tail))
+        return cached

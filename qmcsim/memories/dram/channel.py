@@ -35,8 +35,10 @@ def refresh_args(params: DramParams, refresh: str | None = None) -> dict[str, ob
 def new_controller(params: DramParams, *, refresh: str | None = None,
                    log: list[tuple[int, int, int, int]] | None = None,
                    impl: type[ChannelController] = ChannelController,
+                   timing: CompiledTiming | None = None,
                    **overrides: object) -> ChannelController:
-    """A controller of one channel of `params` (controller section; `overrides` win)."""
+    """A controller of one channel of `params` (controller section; `overrides` win).
+    `timing`: compiled_timing(params) when the caller builds many controllers of them."""
     cp = params.controller
     args: dict[str, object] = {
         "read_queue_size": cp.read_queue_size, "write_queue_size": cp.write_queue_size,
@@ -44,4 +46,6 @@ def new_controller(params: DramParams, *, refresh: str | None = None,
         "write_low_watermark": cp.write_low_watermark, "page_policy": cp.page_policy}
     args.update(refresh_args(params, refresh))
     args.update(overrides)
-    return impl(compiled_timing(params), log=log, **args)  # type: ignore[arg-type]
+    if timing is None:
+        timing = compiled_timing(params)
+    return impl(timing, log=log, **args)  # type: ignore[arg-type]

@@ -35,8 +35,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from qmcsim.memories.dram.channel import new_controller
-from qmcsim.memories.dram.controller import ChannelController
+from qmcsim.memories.dram.channel import compiled_timing, new_controller
+from qmcsim.memories.dram.controller import ChannelController, CompiledTiming
 from qmcsim.memories.dram.mapping import AddressMapping
 from qmcsim.memories.dram.params import DramParams, timing_cycles
 
@@ -44,7 +44,7 @@ CAL_BURSTS = 4096  # calibration stream length (bursts); 16 row stripes of the d
 CAL_REFRESH_BURSTS = 16384  # long enough to cross ~10 all-bank refresh intervals
 CAL_TURN_LEAD = 512  # the stream a direction switch follows
 CAL_TURN_MAX_LOG2 = 11  # direction-switch costs for 1, 2, 4, ... 2048 bursts
-GEOMETRY_CACHE_SEGMENTS = 4_000_000  # memoised row segments per memory (~25 bytes each)
+GEOMETRY_CACHE_SEGMENTS = 4_000_000  # memoised row segments per process (~31 bytes each)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,17 +65,19 @@ class StreamCosts:
     first_write: tuple[int, int, int]
 
 
-def _cal_controller(params: DramParams, refresh: str) -> ChannelController:
-    return new_controller(params, refresh=refresh)
+def _cal_controller(params: DramParams, refresh: str, timing: CompiledTiming | None = None
+                    ) -> ChannelController:
+    return new_controller(params, refresh=refresh, timing=timing)
 
 
-def _run_streams(params: DramParams, parts: list[tuple[int, bool]], refresh: str = "off"
-                 ) -> tuple[list[int], ChannelController]:
+def _run_streams(params: DramParams, parts: list[tuple[int, bool]], refresh: str = "off",
+                 timing: CompiledTiming | None = None) -> tuple[list[int], ChannelController]:
     """Done cycle of each sequential stream (n bursts, is_write), pushed at cycle 0 in order
-    into one channel; consecutive streams continue at the next address."""
+    into one channel; consecutive streams continue at the next address. `timing`: the
+    parameters' compiled constraints, built once for all the calibration streams."""
     mapping = AddressMapping.parse(params.controller.address_mapping,
                                    params.org.organisation(), 1)
-    ctrl = _cal_controller(params, refresh)
+    ctrl = _cal_controller(params, refresh, timing)
     pos = 0
     for tag, (n, is_write) in enumerate(parts):
         _, bank, row, col = mapping.decode(
@@ -97,6 +99,7 @@ def derive_costs(params: DramParams) -> StreamCosts:
 def _derive_costs_json(text: str) -> StreamCosts:
     params = DramParams.model_validate(json.loads(text))
     v = timing_cycles(params)
+    timing = compiled_timing(params)  # shared by the calibration controllers
     n = CAL_BURSTS
     first_rd = (v["nCL"] + v["nBL"], v["nRCD"] + v["nCL"] + v["nBL"],
                 v["nRPpb"] + v["nRCD"] + v["nCL"] + v["nBL"])
@@ -105,7 +108,7 @@ def _derive_costs_json(text: str) -> StreamCosts:
                 v["nRPpb"] + rcd_wr + v["nCWL"] + v["nBL"])
     rates, fills = [], []
     for is_write, first in ((False, first_rd), (True, first_wr)):
-        (d1, d2), _ = _run_streams(params, [(n, is_write), (n, is_write)])
+        (d1, d2), _ = _run_streams(params, [(n, is_write), (n, is_write)], timing=timing)
         r = (d2 - d1) / n
         rates.append(r)
         fills.append(d1 - first[1] - (n - 1) * r)
@@ -114,11 +117,11 @@ def _derive_costs_json(text: str) -> StreamCosts:
     # interleaves them): what is derived is the pair's total time beyond the first alone
     turns: list[tuple[float, ...]] = []
     for is_write in (False, True):
-        (alone,), _ = _run_streams(params, [(CAL_TURN_LEAD, is_write)])
+        (alone,), _ = _run_streams(params, [(CAL_TURN_LEAD, is_write)], timing=timing)
         table = []
         for k in range(CAL_TURN_MAX_LOG2 + 1):
             (d1, d2), _ = _run_streams(params, [(CAL_TURN_LEAD, is_write),
-                                                (2**k, not is_write)])
+                                                (2**k, not is_write)], timing=timing)
             table.append(max(d1, d2) - alone - 2**k * rates[0 if is_write else 1])
         turns.append(tuple(table))
     turn_rw, turn_wr = turns
@@ -127,8 +130,8 @@ def _derive_costs_json(text: str) -> StreamCosts:
     penalties = []
     m = CAL_REFRESH_BURSTS
     for is_write in (False, True):
-        (with_ref,), ctrl = _run_streams(params, [(m, is_write)], refresh)
-        (without,), _ = _run_streams(params, [(m, is_write)])
+        (with_ref,), ctrl = _run_streams(params, [(m, is_write)], refresh, timing)
+        (without,), _ = _run_streams(params, [(m, is_write)], timing=timing)
         crossed = with_ref // grid
         penalties.append((with_ref - without) / max(1, crossed))
     busy = 0 if params.spec.is_partial(refresh) else v["nRPab"] + v["nRFCab"]
@@ -156,6 +159,46 @@ class _Geometry:
     last_of: np.ndarray  # last segment of its bank
     head: np.ndarray  # the channel's first burst
     bursts: int
+    # derived once, used by every serve of the request
+    active: np.ndarray  # channels touched
+    mask: int  # their bit mask
+    multi: np.ndarray  # channels with more than one burst
+    turn_k: np.ndarray  # direction-switch table index: log2(bursts), capped
+    starts: np.ndarray  # bank key of each bank's first / last segment
+    ends: np.ndarray
+    last_rows: np.ndarray  # row of each bank's last segment
+    head_ch: np.ndarray  # channel of each head segment
+
+
+class _GeometryCache:
+    """Row segments of requests, per address mapping, shared by every memory of that mapping
+    in the process: a geometry depends on the addresses only, so the systems of a run and the
+    points of a sweep that put the same traffic at the same addresses (the KV cache of systems
+    with the same weights elsewhere, the cold start's load) build it once. Bounded: emptied
+    when full."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held = 0  # segments held
+        self.tables: dict[AddressMapping, dict[tuple[int, int], _Geometry]] = {}
+
+    def table(self, mapping: AddressMapping) -> dict[tuple[int, int], _Geometry]:
+        return self.tables.setdefault(mapping, {})
+
+    def add(self, table: dict[tuple[int, int], _Geometry], key: tuple[int, int],
+            geo: _Geometry) -> None:
+        n = len(geo.key)
+        if n > self.limit:
+            return
+        if self.held + n > self.limit:
+            for t in list(self.tables.values()):
+                t.clear()
+            self.held = 0
+        table[key] = geo
+        self.held += n
+
+
+_GEOMETRIES = _GeometryCache(GEOMETRY_CACHE_SEGMENTS)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -197,8 +240,11 @@ class FastChannels:
             pos += widths[level]
         self.co_lsb, self.co_w = where["Co"]
         self.ch_lsb, self.ch_w = where["Ch"]
-        self._geo_cache: dict[tuple[int, int], _Geometry] = {}
-        self._geo_cached = 0  # segments held by the cache
+        self._geo_cache = _GEOMETRIES.table(mapping)
+        c = self.c  # per direction (False: read, True: write)
+        self._turn = {False: np.asarray(c.turn_wr), True: np.asarray(c.turn_rw)}
+        self._firsts = {False: np.asarray(c.first_read, dtype=float),
+                        True: np.asarray(c.first_write, dtype=float)}
         self.reset()
 
     def reset(self) -> None:
@@ -286,15 +332,20 @@ class FastChannels:
         prev_row[1:] = row_s[:-1]
         pos_first_s = pos_first[srt]
         i32 = np.int32  # compact: the cache holds a whole decode step's segments
-        geo = _Geometry(n_ch=n_ch, ch=ch[srt].astype(i32), bank=bank[srt].astype(i32),
+        ch_s = ch[srt].astype(i32)
+        head = pos_first_s == 0
+        active = n_ch > 0
+        turn_k = np.minimum(np.log2(np.maximum(n_ch, 1)).astype(np.int64), CAL_TURN_MAX_LOG2)
+        geo = _Geometry(n_ch=n_ch, ch=ch_s, bank=bank[srt].astype(i32),
                         key=k_s.astype(i32), row=row_s.astype(i32),
                         prev_row=prev_row.astype(i32), pos_first=pos_first_s.astype(i32),
                         pos_last=pos_last[srt].astype(i32),
-                        new_group=new_group, last_of=last_of, head=pos_first_s == 0,
-                        bursts=int(nb.sum()))
-        if len(k_s) <= GEOMETRY_CACHE_SEGMENTS - self._geo_cached:
-            self._geo_cache[key_] = geo
-            self._geo_cached += len(k_s)
+                        new_group=new_group, last_of=last_of, head=head,
+                        bursts=int(nb.sum()), active=active,
+                        mask=int((active.astype(np.int64) << np.arange(self.n_ch)).sum()),
+                        multi=n_ch > 1, turn_k=turn_k, starts=k_s[new_group],
+                        ends=k_s[last_of], last_rows=row_s[last_of], head_ch=ch_s[head])
+        _GEOMETRIES.add(self._geo_cache, key_, geo)
         return geo
 
     # ---- one request
@@ -303,16 +354,15 @@ class FastChannels:
         bb = self.mapping.org.burst_bytes
         g = self._geometry(address // bb, (address + nbytes - 1) // bb)
         n_ch = g.n_ch
-        active = n_ch > 0
+        active = g.active
 
         r = c.r_write if is_write else c.r_read
         fill = c.fill_write if is_write else c.fill_read
-        table = np.asarray(c.turn_rw if is_write else c.turn_wr)
-        k = np.minimum(np.log2(np.maximum(n_ch, 1)).astype(np.int64), len(table) - 1)
-        turn = np.where(self.last_write == is_write, 0.0, table[k])
+        turn = np.where(self.last_write == is_write, 0.0,
+                        self._turn[is_write][g.turn_k])
         firsts = c.first_write if is_write else c.first_read
         behind = self.free + r + np.where(self.used, turn, 0.0)
-        extra = np.where(n_ch > 1, fill, 0.0)
+        extra = np.where(g.multi, fill, 0.0)
         # an idle channel may still be refreshing
         idle_start = float(arrival)
         delay = np.zeros(self.n_ch)
@@ -331,7 +381,7 @@ class FastChannels:
         t1 = at + g.pos_last * r
         e0 = self._epoch(g.bank, t0) if c.refresh_grid else np.zeros(len(t0))
         e1 = self._epoch(g.bank, t1) if c.refresh_grid else e0
-        starts = g.key[g.new_group]
+        starts = g.starts
         kind = np.ones(len(t0), dtype=np.int64)  # 0 hit, 1 miss, 2 conflict
         if not self.closed_page:
             prev_row = g.prev_row.copy()
@@ -346,14 +396,13 @@ class FastChannels:
         conflicts = int(np.count_nonzero(kind == 2))
         hits = g.bursts - misses - conflicts
         # bank state after the request: each bank's last segment
-        ends = g.key[g.last_of]
-        self.bank_row[ends] = -1 if self.closed_page else g.row[g.last_of]
-        self.bank_epoch[ends] = e1[g.last_of]
+        self.bank_row[g.ends] = -1 if self.closed_page else g.last_rows
+        self.bank_epoch[g.ends] = e1[g.last_of]
 
         # channel timing: first burst by its row state, then in-order at r cycles per burst
         first_kind = np.ones(self.n_ch, dtype=np.int64)
-        first_kind[g.ch[g.head]] = kind[g.head]
-        lat = np.asarray(firsts, dtype=float)[first_kind]
+        first_kind[g.head_ch] = kind[g.head]
+        lat = self._firsts[is_write][first_kind]
         first_done = np.maximum(idle_start + delay + lat + extra, behind)
         done = first_done + (n_ch - 1) * r
         start = np.maximum(float(arrival), self.free)
@@ -392,7 +441,7 @@ class FastChannels:
         self.used |= active
         return FastResult(first_cycle=int(np.floor(cmd_start[active].min())),
                           done_cycle=int(np.ceil(done[active].max())),
-                          channels=int((active.astype(np.int64) << np.arange(self.n_ch)).sum()),
+                          channels=g.mask,
                           hits=hits, misses=misses, conflicts=conflicts)
 
     # ---- energy bookkeeping
