@@ -463,8 +463,10 @@ def run_sweep(cfg: SweepConfig, base: Path, out: Path, *, workers: int = 1,
                              f": {bad[0].error}")
         total, source = len(pts), iter(pts)
     else:
+        t0 = clock()
         values = points(cfg)
         total, source = len(values), iter_points(cfg, base, values)
+        cpu["client_resolve"] += clock() - t0
     if on_start:
         on_start(total, stored_count(out))
 
