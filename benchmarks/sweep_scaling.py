@@ -51,8 +51,12 @@ def phases(sweep: Path, workers: int) -> None:
 
 def _run(cmd: list[str], cwd: Path) -> float:
     start = time.perf_counter()
-    subprocess.run(cmd, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    done = subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          text=True)
+    took = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed:\n{done.stderr}")
+    return took
 
 
 def _dask_cluster(nworkers: int, folder: Path) -> tuple[str, list[subprocess.Popen[bytes]]]:

@@ -283,13 +283,15 @@ class _Dask:
                                            allow_other_workers=False)
                         for w in self.client.scheduler_info()["workers"]]
         self.futures: dict[Any, str] = {}
-        self._slots, self._asked = 2, -1.0
+        self._slots, self._asked = 2, -1e9
 
     @property
     def slots(self) -> int:
-        """Two tasks per worker thread (asked of the scheduler at most once a second)."""
-        if time.monotonic() - self._asked > 1.0:
-            self._slots = max(2, 2 * sum(self.client.nthreads().values()))
+        """Two tasks per worker thread (asked of the scheduler at most every 5 s: workers
+        may join or leave during a sweep)."""
+        if time.monotonic() - self._asked > 5.0:
+            workers = self.client.scheduler_info()["workers"].values()
+            self._slots = max(2, 2 * sum(w.get("nthreads", 1) for w in workers))
             self._asked = time.monotonic()
         return self._slots
 
