@@ -204,3 +204,27 @@ def test_the_table_built_at_once_equals_the_rows_built_point_by_point(tmp_path):
                           for p in resolve_points(cfg, base)], ignore_index=True)
     pd.testing.assert_frame_equal(result.table.drop(columns=["feasible", "pareto"]), expected)
     assert set(result.cpu_s) >= {"client_resolve", "client_store", "worker_simulate"}
+
+
+def test_points_stream_each_validated_before_it_runs(tmp_path, monkeypatch):
+    from qmcsim.sweep import execute, load_sweep, run_sweep
+
+    events: list[str] = []
+    resolve, simulate = execute.resolve_point, execute.simulate_point
+
+    def recorded(cfg, base, index, values, cache=None):
+        events.append(f"resolve {index}")
+        return resolve(cfg, base, index, values, cache)
+
+    def simulated(run):
+        events.append(f"simulate {run.systems[0].name}")
+        return simulate(run)
+
+    monkeypatch.setattr(execute, "resolve_point", recorded)
+    monkeypatch.setattr(execute, "simulate_point", simulated)
+    cfg, base = load_sweep(_sweep(tmp_path, [0.2, 0.4]))
+    run_sweep(cfg, base, tmp_path / "res", on_point=lambda: events.append("point done"))
+    # point 1 is resolved after point 0 ran (not all points first), and the baseline shared
+    # by both points runs once
+    assert events == ["resolve 0", "simulate fp16", "simulate qmc", "point done",
+                      "resolve 1", "simulate qmc", "point done"]
