@@ -72,13 +72,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"{total} points: each resolved and validated, then simulated; {stored} "
               f"simulations (point x system) already stored in {out}", file=sys.stderr)
 
+    figure = len(cfg.objectives) >= 2
+    finished = []
+
+    def point_done() -> None:
+        bar.update()
+        finished.append(1)
+        if figure and len(finished) == 1:   # import the plotting code while the workers run
+            import qmcsim.plot  # noqa: F401
+
     with bar:
         result = run_sweep(cfg, base, out, workers=args.workers, dask_address=args.dask,
                            fail_fast=args.fail_fast, retry_failed=args.retry_failed,
-                           on_start=start, on_point=bar.update)
+                           on_start=start, on_point=point_done)
     if not result.table.empty:
         print(render(result.table, [p.path for p in cfg.parameters]))
-        if len(cfg.objectives) >= 2 and "pareto" in result.table:
+        if figure and "pareto" in result.table:
             from qmcsim.plot import objective_front, save_figure
             from qmcsim.results import atomic_file
 
