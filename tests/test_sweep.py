@@ -191,23 +191,12 @@ def test_an_unusable_out_is_refused_before_any_point(run_cli, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "sweep.yaml"]
 
 
-def test_the_table_built_at_once_equals_the_rows_built_point_by_point(tmp_path):
-    from qmcsim.sweep import load_sweep, resolve_points, run_sweep
+
+def test_points_stream_and_the_table_equals_the_rows_built_point_by_point(tmp_path,
+                                                                          monkeypatch):
+    from qmcsim.sweep import execute, load_sweep, resolve_points, run_sweep
     from qmcsim.sweep.execute import point_rows
     from qmcsim.sweep.store import PointStore
-
-    cfg, base = load_sweep(_sweep(tmp_path, [0.2, 0.4, 0.2]))   # a repeated point too
-    result = run_sweep(cfg, base, tmp_path / "res")
-    assert (result.computed, result.reused) == (3, 0)
-    store = PointStore(tmp_path / "res", cfg.model_dump(mode="json", exclude_defaults=True))
-    expected = pd.concat([point_rows(cfg, p, [store.read(t.key) for t in p.tasks])
-                          for p in resolve_points(cfg, base)], ignore_index=True)
-    pd.testing.assert_frame_equal(result.table.drop(columns=["feasible", "pareto"]), expected)
-    assert set(result.cpu_s) >= {"client_resolve", "client_store", "worker_simulate"}
-
-
-def test_points_stream_each_validated_before_it_runs(tmp_path, monkeypatch):
-    from qmcsim.sweep import execute, load_sweep, run_sweep
 
     events: list[str] = []
     resolve, simulate = execute.resolve_point, execute.simulate_point
@@ -222,9 +211,17 @@ def test_points_stream_each_validated_before_it_runs(tmp_path, monkeypatch):
 
     monkeypatch.setattr(execute, "resolve_point", recorded)
     monkeypatch.setattr(execute, "simulate_point", simulated)
-    cfg, base = load_sweep(_sweep(tmp_path, [0.2, 0.4]))
-    run_sweep(cfg, base, tmp_path / "res", on_point=lambda: events.append("point done"))
-    # point 1 is resolved after point 0 ran (not all points first), and the baseline shared
-    # by both points runs once
-    assert events == ["resolve 0", "simulate fp16", "simulate qmc", "point done",
-                      "resolve 1", "simulate qmc", "point done"]
+    cfg, base = load_sweep(_sweep(tmp_path, [0.2, 0.4, 0.2]))   # point 2 repeats point 0
+    result = run_sweep(cfg, base, tmp_path / "res", on_point=lambda: events.append("done"))
+    # each point is resolved after the previous one ran (not all points first); the baseline
+    # shared by every point runs once, the repeated point not at all
+    assert events == ["resolve 0", "simulate fp16", "simulate qmc", "done",
+                      "resolve 1", "simulate qmc", "done", "resolve 2", "done"]
+    assert (result.computed, result.reused) == (3, 0)
+    assert set(result.cpu_s) >= {"client_resolve", "client_store", "worker_simulate"}
+
+    monkeypatch.setattr(execute, "resolve_point", resolve)
+    store = PointStore(tmp_path / "res", cfg.model_dump(mode="json", exclude_defaults=True))
+    expected = pd.concat([point_rows(cfg, p, [store.read(t.key) for t in p.tasks])
+                          for p in resolve_points(cfg, base)], ignore_index=True)
+    pd.testing.assert_frame_equal(result.table.drop(columns=["feasible", "pareto"]), expected)
