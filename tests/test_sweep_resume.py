@@ -76,7 +76,8 @@ def test_sigkill_at_every_moment_then_resume_gives_the_uninterrupted_table(tmp_p
 
     rc, stdout, err = _sweep_cli(sweep, out)
     assert rc == 0, err
-    assert "2 simulations (point x system) already stored" in err and "1 simulations run, 2 reused" in stdout
+    assert "2 simulations (point x system) already stored" in err
+    assert "1 simulations run, 2 reused" in stdout
     final = _stored(out)
     assert len(final) == 3 and all(final[k] == v for k, v in second.items())
     assert _temporaries(out) == []
