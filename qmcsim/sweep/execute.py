@@ -11,6 +11,7 @@ import json
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -89,7 +90,8 @@ def system_config(resolved: dict[str, Any], index: int, name: str) -> dict[str, 
     return out
 
 
-PlacementCache = dict[str, Any]
+PlacementCache = OrderedDict[str, Any]
+PLACEMENTS_KEPT = 32   # most recently used; a Hymba placement holds ~0.7 MB
 
 
 def placements(run: ResolvedRun, cache: PlacementCache | None) -> list[tuple[Any, Any]]:
@@ -109,9 +111,13 @@ def placements(run: ResolvedRun, cache: PlacementCache | None) -> list[tuple[Any
                           run.model.name, run.model.source, run.file,
                           run.config.workload.model_dump(mode="json"), run.config.accounting],
                          sort_keys=True, default=str)
-        if key not in cache:
+        if key in cache:
+            cache.move_to_end(key)
+        else:
             cache[key] = build_placement(s, run.model, run.config.workload,
                                          run.config.accounting, file=run.file, layouts={})
+            if len(cache) > PLACEMENTS_KEPT:   # a varied system's placement is rarely reused
+                cache.popitem(last=False)
         out.append((s, cache[key]))
     return out
 
@@ -154,7 +160,7 @@ def iter_points(cfg: SweepConfig, base: Path, values: list[dict[str, Any]]
                 ) -> Iterator[SweepPoint]:
     """The points in sweep order, each resolved and validated when it is asked for, with
     placements reused across points."""
-    cache: PlacementCache = {}
+    cache: PlacementCache = OrderedDict()
     for i, v in enumerate(values):
         yield resolve_point(cfg, base, i, v, cache)
 
