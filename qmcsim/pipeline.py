@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +26,50 @@ RESULT_FILES = ("resolved_config.yaml", "summary.csv", "per_step.csv", "traffic.
 
 @dataclass(frozen=True, kw_only=True)
 class RunResult:
-    """Everything one run computed, as tidy tables (one row per system x step, memory, ...)."""
+    """Everything one run computed, as tidy tables (one row per system x step, memory, ...).
+    The detail tables are built from `systems` when first read (a sweep reads only the
+    summary: building them all cost ~0.09 CPU-s per Hymba sweep point)."""
 
     run: ResolvedRun
     systems: tuple[SystemResult, ...]
     summary: pd.DataFrame        # one row per system, ratios vs the baseline
-    per_step: pd.DataFrame       # system x step (prefill chunk or decode token)
-    traffic: pd.DataFrame        # system x step x memory x traffic class
-    per_memory: pd.DataFrame     # system x memory: mean per decode token, endurance
-    footprint: pd.DataFrame      # system x memory: stored weight bits, cells, area
-    contention: pd.DataFrame     # system x memory x traffic class over the decode steps
     resolved_config: dict[str, Any]   # the config, every preset it used, resolved counts
+
+    @cached_property
+    def per_step(self) -> pd.DataFrame:
+        """system x step (prefill chunk or decode token)"""
+        from qmcsim.report import steps_table
+
+        return steps_table(list(self.systems))
+
+    @cached_property
+    def traffic(self) -> pd.DataFrame:
+        """system x step x memory x traffic class"""
+        from qmcsim.report import traffic_table
+
+        return traffic_table(list(self.systems))
+
+    @cached_property
+    def per_memory(self) -> pd.DataFrame:
+        """system x memory: mean per decode token, endurance"""
+        from qmcsim.report import lifetime_table, per_memory_table
+
+        return lifetime_table(list(self.systems), per_memory_table(self.traffic, self.per_step),
+                              self.per_step, self.traffic)
+
+    @cached_property
+    def footprint(self) -> pd.DataFrame:
+        """system x memory: stored weight bits, cells, area"""
+        from qmcsim.report import footprint_table
+
+        return footprint_table(list(self.systems))
+
+    @cached_property
+    def contention(self) -> pd.DataFrame:
+        """system x memory x traffic class over the decode steps"""
+        from qmcsim.report import contention_table
+
+        return contention_table(self.traffic, self.per_step)
 
     @property
     def name(self) -> str:
@@ -79,8 +113,7 @@ def run(config: str | Path | ResolvedRun, overrides: Sequence[str] = (), *,
     only the named systems (without the baseline the summary has no ratio columns);
     `on_start(total_steps)` is called once everything is validated, `on_step(step)` after each
     simulated step. Raises the typed errors of qmcsim.errors on bad input."""
-    from qmcsim.report import (contention_table, footprint_table, lifetime_table,
-                               per_memory_table, steps_table, summary_table, traffic_table)
+    from qmcsim.report import summary_table
     from qmcsim.config.checks import check_prepared
     from qmcsim.runner import (check_stored_trace, prepare, resolved_config, simulate_system,
                                total_steps)
@@ -105,13 +138,7 @@ def run(config: str | Path | ResolvedRun, overrides: Sequence[str] = (), *,
     if on_start is not None:
         on_start(len(prepared) * total_steps(resolved, info))
     results = tuple(simulate_system(resolved, s, p, on_step) for s, p in prepared)
-    steps, traffic = steps_table(list(results)), traffic_table(list(results))
     return RunResult(
         run=resolved, systems=results,
         summary=summary_table(list(results), resolved.baseline),
-        per_step=steps, traffic=traffic,
-        per_memory=lifetime_table(list(results), per_memory_table(traffic, steps), steps,
-                                  traffic),
-        footprint=footprint_table(list(results)),
-        contention=contention_table(traffic, steps),
         resolved_config=resolved_config(resolved, prepared))

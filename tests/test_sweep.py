@@ -123,7 +123,7 @@ def test_sweep_cli_writes_one_row_per_point_and_system(run_cli, tmp_path):
     # the baseline's config is the same at both points: simulated once
     assert "3 simulations run" in out.stdout and "units.mram" in out.stdout
     assert (tmp_path / "res" / "pareto.png").stat().st_size > 0
-    assert (tmp_path / "res" / "resolved" / "point-0001.yaml").is_file()
+    assert (tmp_path / "res" / "resolved" / "point-0001.json").is_file()
 
 
 def test_a_bad_point_is_recorded_and_the_sweep_goes_on(tmp_path):
@@ -189,3 +189,39 @@ def test_an_unusable_out_is_refused_before_any_point(run_cli, tmp_path):
     assert "--out" in out.stderr and "is a file" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "sweep.yaml"]
+
+
+
+def test_points_stream_and_the_table_equals_the_rows_built_point_by_point(tmp_path,
+                                                                          monkeypatch):
+    from qmcsim.sweep import execute, load_sweep, resolve_points, run_sweep
+    from qmcsim.sweep.execute import point_rows
+    from qmcsim.sweep.store import PointStore
+
+    events: list[str] = []
+    resolve, simulate = execute.resolve_point, execute.simulate_point
+
+    def recorded(cfg, base, index, values, cache=None):
+        events.append(f"resolve {index}")
+        return resolve(cfg, base, index, values, cache)
+
+    def simulated(run):
+        events.append(f"simulate {run.systems[0].name}")
+        return simulate(run)
+
+    monkeypatch.setattr(execute, "resolve_point", recorded)
+    monkeypatch.setattr(execute, "simulate_point", simulated)
+    cfg, base = load_sweep(_sweep(tmp_path, [0.2, 0.4, 0.2]))   # point 2 repeats point 0
+    result = run_sweep(cfg, base, tmp_path / "res", on_point=lambda: events.append("done"))
+    # each point is resolved after the previous one ran (not all points first); the baseline
+    # shared by every point runs once, the repeated point not at all
+    assert events == ["resolve 0", "simulate fp16", "simulate qmc", "done",
+                      "resolve 1", "simulate qmc", "done", "resolve 2", "done"]
+    assert (result.computed, result.reused) == (3, 0)
+    assert set(result.cpu_s) >= {"client_resolve", "client_store", "worker_simulate"}
+
+    monkeypatch.setattr(execute, "resolve_point", resolve)
+    store = PointStore(tmp_path / "res", cfg.model_dump(mode="json", exclude_defaults=True))
+    expected = pd.concat([point_rows(cfg, p, [store.read(t.key) for t in p.tasks])
+                          for p in resolve_points(cfg, base)], ignore_index=True)
+    pd.testing.assert_frame_equal(result.table.drop(columns=["feasible", "pareto"]), expected)

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 
 import pandas as pd
+import psutil
 import pytest
 import yaml
 
@@ -43,11 +44,17 @@ def test_a_worker_without_the_clients_files_runs_the_sweep(tmp_path, monkeypatch
     worker_dir.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("QMCSIM_HW_CONFIGS", KILL_HOOK)}
     env["PYTHONPATH"] = str(ROOT)   # stands for the installed package
-    with distributed.LocalCluster(n_workers=0, dashboard_address=None) as cluster:
+    # free ports only (scheduler, its HTTP server, worker): other clusters may be running
+    with distributed.LocalCluster(n_workers=0, host="127.0.0.1", scheduler_port=0,
+                                  scheduler_kwargs={"dashboard": False,
+                                                    "dashboard_address": "127.0.0.1:0"}
+                                  ) as cluster:
         worker = subprocess.Popen(
             [shutil.which("dask") or "dask", "worker", cluster.scheduler_address,
-             "--nthreads", "1", "--no-dashboard"], cwd=worker_dir, env=env,
+             "--nthreads", "1", "--no-nanny", "--no-dashboard", "--host", "127.0.0.1"],
+            cwd=worker_dir, env=env,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        spawned = [psutil.Process(worker.pid)]
         try:
             with distributed.Client(cluster.scheduler_address) as client:
                 client.wait_for_workers(1, timeout=300)   # a loaded machine starts slowly
@@ -56,8 +63,19 @@ def test_a_worker_without_the_clients_files_runs_the_sweep(tmp_path, monkeypatch
                 assert list(seen.values()) == [(str(worker_dir), None, False)]
             remote = run_sweep(cfg, base_path, tmp_path / "remote",
                                dask_address=cluster.scheduler_address)
+            spawned += spawned[0].children(recursive=True)
         finally:
             worker.terminate()
-            worker.wait(timeout=60)
+            try:
+                worker.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+            _, alive = psutil.wait_procs(spawned, timeout=60)
+            for proc in alive:   # leave no dask process behind, whatever happened
+                proc.kill()
+    assert alive == []
     assert remote.failures.empty
     pd.testing.assert_frame_equal(local, remote.table)
+    assert (tmp_path / "remote" / "points.csv").read_bytes() == \
+        (tmp_path / "local" / "points.csv").read_bytes()

@@ -64,19 +64,20 @@ def test_sigkill_at_every_moment_then_resume_gives_the_uninterrupted_table(tmp_p
     assert rc == -signal.SIGKILL and _stored(out) == {}
 
     rc, _, err = _sweep_cli(sweep, out, kill_at="writing:2")  # 1 stored, 2nd half-written
-    assert rc == -signal.SIGKILL and "0 already stored" in err
+    assert rc == -signal.SIGKILL and "0 simulations (point x system) already stored" in err
     first = _stored(out)
     assert len(first) == 1 and len(_temporaries(out)) == 1
 
     rc, _, err = _sweep_cli(sweep, out, kill_at="stored:1")   # 1 more stored, then killed
-    assert rc == -signal.SIGKILL and "1 already stored" in err and "2 to run" in err
+    assert rc == -signal.SIGKILL and "1 simulations (point x system) already stored" in err
     second = _stored(out)
     assert len(second) == 2 and all(second[k] == v for k, v in first.items())
     assert _temporaries(out) == []
 
     rc, stdout, err = _sweep_cli(sweep, out)
     assert rc == 0, err
-    assert "2 already stored" in err and "1 simulations run, 2 reused" in stdout
+    assert "2 simulations (point x system) already stored" in err
+    assert "1 simulations run, 2 reused" in stdout
     final = _stored(out)
     assert len(final) == 3 and all(final[k] == v for k, v in second.items())
     assert _temporaries(out) == []

@@ -18,8 +18,9 @@ DESCRIPTION = (
     "random, lhs or sobol) into the folder --out: one Parquet file per point as it finishes, "
     "then points.parquet / points.csv (one row per point x system, with unit counts, area, "
     "Eq. 4 power, feasibility and the Pareto front), failures.csv and pareto.png. Running the "
-    "same command again with the same --out skips the points already stored. Every point is "
-    "validated before any runs; failing points are recorded and the sweep goes on.")
+    "same command again with the same --out skips the points already stored. Points stream: "
+    "each is validated before it runs, while earlier ones simulate (with --fail-fast, every "
+    "point before any runs); failing points are recorded and the sweep goes on.")
 
 INTERRUPTED = ("interrupted; the points finished so far are kept: the same command (same "
                "--out) resumes")
@@ -62,28 +63,34 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from qmcsim.results import check_output_folder
-    from qmcsim.sweep import load_sweep, resolve_points, run_sweep
+    from qmcsim.sweep import load_sweep, run_sweep
 
     cfg, base = load_sweep(args.config)
     out = args.out if args.out is not None else Path("results") / cfg.name
     check_output_folder(out, cfg.name)   # before any point is resolved or simulated
-    pts = resolve_points(cfg, base)
     bar = tqdm(unit="point", disable=args.no_progress or None, file=sys.stderr, leave=False)
 
-    def start(total: int, reused: int) -> None:
+    def start(total: int, stored: int) -> None:
         bar.reset(total=total)
-        bar.update(reused)
-        print(f"{len(pts)} points, {total} distinct simulations (point x system): "
-              f"{reused} already stored in {out}, {total - reused} to run",
-              file=sys.stderr)
+        print(f"{total} points: each resolved and validated, then simulated; {stored} "
+              f"simulations (point x system) already stored in {out}", file=sys.stderr)
+
+    figure = len(cfg.objectives) >= 2
+    finished = []
+
+    def point_done() -> None:
+        bar.update()
+        finished.append(1)
+        if figure and len(finished) == 1:   # import the plotting code while the workers run
+            import qmcsim.plot  # noqa: F401
 
     with bar:
         result = run_sweep(cfg, base, out, workers=args.workers, dask_address=args.dask,
-                           fail_fast=args.fail_fast, retry_failed=args.retry_failed, pts=pts,
-                           on_start=start, on_point=bar.update)
+                           fail_fast=args.fail_fast, retry_failed=args.retry_failed,
+                           on_start=start, on_point=point_done)
     if not result.table.empty:
         print(render(result.table, [p.path for p in cfg.parameters]))
-        if len(cfg.objectives) >= 2 and "pareto" in result.table:
+        if figure and "pareto" in result.table:
             from qmcsim.plot import objective_front, save_figure
             from qmcsim.results import atomic_file
 

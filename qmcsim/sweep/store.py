@@ -6,7 +6,7 @@ finished (its file exists) or not (at most a temporary file, removed on the next
     OUT/points/<key>.parquet      one per finished point (rows, or the point's one-line error)
     OUT/points.parquet, .csv      the combined table, rewritten at the end of every run
     OUT/failures.csv              points that failed, with their error
-    OUT/resolved/point-NNNN.yaml  every point's resolved config
+    OUT/resolved/point-NNNN.json  every point's resolved config (JSON, which YAML readers read)
 """
 
 from __future__ import annotations
@@ -47,20 +47,29 @@ def atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def _manifest_text(sweep: dict[str, Any]) -> str:
+    return json.dumps(sweep, sort_keys=True, indent=1)
+
+
+def check_manifest(folder: Path, sweep: dict[str, Any], *, file: str = "--out") -> None:
+    """Refuse a folder that holds a different sweep (creates nothing)."""
+    manifest = folder / "sweep.json"
+    if manifest.exists() and manifest.read_text() != _manifest_text(sweep):
+        raise ConfigError(file, "", f"{str(folder)!r} holds a different sweep "
+                          "(its sweep.json differs); choose another --out")
+
+
 class PointStore:
     def __init__(self, folder: Path, sweep: dict[str, Any], *, file: str = "--out") -> None:
+        check_manifest(folder, sweep, file=file)
         self.folder = folder
         self.points = folder / "points"
         self.points.mkdir(parents=True, exist_ok=True)
         self.written = 0
-        manifest = folder / "sweep.json"
-        text = json.dumps(sweep, sort_keys=True, indent=1)
-        if manifest.exists() and manifest.read_text() != text:
-            raise ConfigError(file, "", f"{str(folder)!r} holds a different sweep "
-                              "(its sweep.json differs); choose another --out")
         self.clean()
+        manifest = folder / "sweep.json"
         if not manifest.exists():
-            atomic_write(manifest, text.encode())
+            atomic_write(manifest, _manifest_text(sweep).encode())
 
     def clean(self) -> None:
         """Remove temporary files a killed run left behind."""
