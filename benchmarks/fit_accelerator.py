@@ -1,5 +1,6 @@
 """Refit the two fitted numbers of hw_configs/compute/jetson-agx-orin-calibrated.yaml on the
-CALIBRATION cases of hw_configs/validation/jetson-orin.yaml (the held-out cases are not read).
+decode CALIBRATION cases of hw_configs/validation/jetson-orin.yaml (the held-out cases are not
+read; the prefill cases fit nothing).
 
     PYTHONPATH=. python benchmarks/fit_accelerator.py
 
@@ -34,7 +35,7 @@ def record(vf) -> list[tuple[str, str, float, Recorded]]:
 
     sim.op_time_ns = spy   # a measurement tool, not library code: record the engine's calls
     out = []
-    for case in (c for c in vf.cases if c.split == "calibration"):
+    for case in (c for c in vf.cases if c.split == "calibration" and c.phase == "decode"):
         log.clear()
         run_cases(vf, [case])
         decode = log[len(log) // 2:]   # prefill step, then one decode step of the same ops

@@ -6,12 +6,13 @@ import argparse
 from pathlib import Path
 
 NAME = "validate"
-HELP = "compare predicted decode time per token with published Jetson measurements"
+HELP = "compare predicted decode and prefill times with published Jetson measurements"
 DESCRIPTION = ("Simulate every case of a validation file (default: the shipped Jetson AGX "
                "Orin measurements, hw_configs/validation/jetson-orin.yaml) on the calibrated "
                "accelerator and on the ideal roofline, and print measured and predicted "
-               "decode time per token, the error of each, and the mean absolute error of the "
-               "calibration and held-out sets. Offline; about a minute on 2 cores.")
+               "decode time per token or prefill time, the error of each, and the mean "
+               "absolute error of the calibration and held-out sets, per phase and per class "
+               "(phase x format). Offline; under a minute on 2 cores.")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -39,32 +40,46 @@ def run(args: argparse.Namespace) -> int:
     vf = load_validation(args.file or DEFAULT_FILE)
     cases = [c for c in vf.cases if args.split in ("all", c.split)]
     results = run_cases(vf, cases, roofline=args.roofline)
-    rows = [{"case": r.case.id, "set": r.case.split, "format": r.case.format,
-             "context": r.case.context, "measured_ms": r.case.measured_ms,
-             "predicted_ms": r.predicted_ms, "error_pct": r.error_pct,
+    rows = [{"case": r.case.id, "set": r.case.split, "phase": r.case.phase,
+             "format": r.case.format, "context": r.case.context,
+             "measured_ms": r.case.measured_ms, "predicted_ms": r.predicted_ms,
+             "error_pct": r.error_pct,
              **({"roofline_ms": r.upper_bound_ms,
                  "roofline_error_pct": r.upper_bound_error_pct} if args.roofline else {}),
-             "goal_pct": vf.goals[r.case.format],
-             "ok": "yes" if within_goal(r, vf.goals) else "NO"} for r in results]
+             "goal_pct": vf.goal(r.case),
+             "ok": "yes" if within_goal(r, vf) else "NO"} for r in results]
     table = pd.DataFrame(rows)
     beside = f"; ideal roofline {vf.upper_bound}" if args.roofline else ""
-    print(f"decode time per token, {vf.device}, batch 1: measured vs qmcsim "
-          f"({vf.compute}{beside}); {vf.memory.count} x {vf.memory.preset}\n")
+    print(f"{vf.device}, batch 1: measured vs qmcsim ({vf.compute}{beside}); "
+          f"{vf.memory.count} x {vf.memory.preset}")
+    print("decode: time per token (context = tokens in the KV cache); prefill: time to "
+          "process the prompt (context = prompt tokens)\n")
     print(table.to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
     print()
     for split in ("calibration", "held-out"):
-        part = [r for r in results if r.case.split == split]
-        if not part:
-            continue
-        mae = mean_absolute_pct(r.error_pct for r in part)
-        roof = mean_absolute_pct(r.upper_bound_error_pct for r in part)
-        worst = max(part, key=lambda r: abs(r.error_pct))
-        beside = f" (roofline {roof:.1f} %)" if args.roofline else ""
-        print(f"{split:>11}: {len(part)} cases, mean absolute error {mae:.1f} %{beside}"
-              f", worst {worst.error_pct:+.1f} % ({worst.case.id}); "
-              f"goal: mean <= {vf.goals['mean_absolute']:.0f} %, "
-              f"{sum(within_goal(r, vf.goals) for r in part)}/{len(part)} within their "
-              f"per-format goal")
+        for phase in ("decode", "prefill"):
+            part = [r for r in results if r.case.split == split and r.case.phase == phase]
+            if not part:
+                continue
+            mae = mean_absolute_pct(r.error_pct for r in part)
+            roof = mean_absolute_pct(r.upper_bound_error_pct for r in part)
+            worst = max(part, key=lambda r: abs(r.error_pct))
+            beside = f" (roofline {roof:.1f} %)" if args.roofline else ""
+            goal = f"mean <= {vf.goals['mean_absolute']:.0f} %, " if phase == "decode" else ""
+            print(f"{split:>11} {phase:<7}: {len(part)} cases, mean absolute error "
+                  f"{mae:.1f} %{beside}, worst {worst.error_pct:+.1f} % ({worst.case.id}); "
+                  f"goal: {goal}{sum(within_goal(r, vf) for r in part)}/{len(part)} within "
+                  f"their per-case goal")
+    print("\nper class (mean absolute error, %; cases):")
+    classes = table.assign(abs_error=table["error_pct"].abs()).groupby(
+        ["phase", "format", "set"])["abs_error"].agg(["mean", "count"])
+    per_class = classes["mean"].map("{:.1f}".format) + " (" + \
+        classes["count"].astype(str) + ")"
+    print(per_class.unstack("set").fillna("-").to_string())
+    if vf.excluded:
+        print("\nexcluded published figures:")
+        for item in vf.excluded:
+            print(f"  {item['id']}: {item['reason']}")
     print("\nsources:")
     for key, text in vf.sources.items():
         print(f"  {key}: {text}")

@@ -1,10 +1,12 @@
 """Published real-hardware measurements against qmcsim's prediction (`python -m qmcsim validate`).
 
 A validation file (hw_configs/validation/*.yaml) lists cases: model preset, storage format,
-context, the measured decode rate with its source, and whether the case belongs to the
+phase, context, the measured value with its source, and whether the case belongs to the
 calibration set (used to fit the accelerator model) or the held-out set (never fitted to).
-Each case is simulated with the file's memory and compute presets (and the ideal roofline
-beside it) over a short workload: the prompt fills the context, then a few decode tokens.
+A decode case gives the measured decode rate with `context` tokens in the KV cache; a prefill
+case gives the measured time to process a prompt of `context` tokens (the context phase up to
+the first token's logits). Each case is simulated with the file's memory and compute presets
+(and the ideal roofline beside it) over a short workload: the prompt, then a few decode tokens.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from qmcsim.config.presets import PACKAGE_ROOT
 from qmcsim.config.sourced import unwrap_sourced
@@ -25,8 +27,11 @@ from qmcsim.errors import ConfigError
 
 DEFAULT_FILE = PACKAGE_ROOT / "hw_configs" / "validation" / "jetson-orin.yaml"
 Split = Literal["calibration", "held-out"]
+Phase = Literal["decode", "prefill"]
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 MEMORY = "main"   # the one memory instance of every validation system
+MEASURED = {"decode": "tokens_per_s", "prefill": "prefill_ms"}
+PREFILL_GOAL = "prefill"   # goals key of the per-case prefill goal
 
 
 class Case(BaseModel):
@@ -36,11 +41,29 @@ class Case(BaseModel):
     split: Split
     model: str
     format: str
-    context: int = Field(ge=1, description="tokens in the KV cache while decoding")
-    tokens_per_s: float = Field(gt=0, description="measured decode rate")
+    phase: Phase = "decode"
+    context: int = Field(ge=1, description="decode: tokens in the KV cache; prefill: prompt "
+                                           "tokens")
+    tokens_per_s: float | None = Field(None, gt=0, description="measured decode rate")
+    prefill_ms: float | None = Field(None, gt=0, description="measured prompt processing time")
+
+    @model_validator(mode="after")
+    def _one_measurement(self) -> Case:
+        field = MEASURED[self.phase]
+        other = MEASURED["prefill" if self.phase == "decode" else "decode"]
+        if getattr(self, field) is None:
+            raise ValueError(f"a {self.phase} case needs {field}")
+        if getattr(self, other) is not None:
+            raise ValueError(f"a {self.phase} case gives {field}, not {other}")
+        return self
 
     @property
     def measured_ms(self) -> float:
+        """Decode: time per token; prefill: time to process the prompt."""
+        if self.phase == "prefill":
+            assert self.prefill_ms is not None
+            return self.prefill_ms
+        assert self.tokens_per_s is not None
         return 1e3 / self.tokens_per_s
 
 
@@ -64,7 +87,13 @@ class ValidationFile(BaseModel):
     sources: dict[str, str]
     context_tokens_source: str
     cases: tuple[Case, ...]
+    excluded: tuple[dict[str, Any], ...] = Field(
+        (), description="published figures left out, each with its reason")
     case_sources: dict[str, str] = Field(default_factory=dict)
+
+    def goal(self, case: Case) -> float:
+        """Absolute error goal of a case, percent: per format for decode, one for prefill."""
+        return self.goals[PREFILL_GOAL if case.phase == "prefill" else case.format]
 
 
 def load_validation(path: str | Path = DEFAULT_FILE) -> ValidationFile:
@@ -81,8 +110,9 @@ def load_validation(path: str | Path = DEFAULT_FILE) -> ValidationFile:
         values, sources = unwrap_sourced(case, file=file, prefix=f"cases[{i}].",
                                          require_sources=False)
         plain.append(values)
-        if sources.get(f"cases[{i}].tokens_per_s"):
-            case_sources[str(case.get("id"))] = sources[f"cases[{i}].tokens_per_s"]
+        for field in MEASURED.values():
+            if sources.get(f"cases[{i}].{field}"):
+                case_sources[str(case.get("id"))] = sources[f"cases[{i}].{field}"]
     try:
         vf = ValidationFile.model_validate({**raw, "cases": plain, "case_sources": case_sources})
     except ValidationError as exc:
@@ -97,11 +127,15 @@ def load_validation(path: str | Path = DEFAULT_FILE) -> ValidationFile:
         if case.format not in vf.formats:
             raise ConfigError(file, f"cases[{i}].format",
                               f"one of {sorted(vf.formats)} expected, got {case.format!r}")
-        if case.format not in vf.goals:
-            raise ConfigError(file, "goals", f"a goal for format {case.format!r} expected")
+        goal = PREFILL_GOAL if case.phase == "prefill" else case.format
+        if goal not in vf.goals:
+            raise ConfigError(file, "goals", f"a goal for {goal!r} expected")
         if case.id not in vf.case_sources:
-            raise ConfigError(file, f"cases[{i}].tokens_per_s",
+            raise ConfigError(file, f"cases[{i}].{MEASURED[case.phase]}",
                               "{value: ..., source: \"<citation>\"} expected")
+    for i, item in enumerate(vf.excluded):
+        if not isinstance(item, dict) or not item.get("id") or not item.get("reason"):
+            raise ConfigError(file, f"excluded[{i}]", "a mapping with id and reason expected")
     return vf
 
 
@@ -130,14 +164,14 @@ def mean_absolute_pct(errors: Iterable[float]) -> float:
     return sum(values) / len(values) if values else float("nan")
 
 
-def within_goal(result: CaseResult, goals: dict[str, float]) -> bool:
-    return abs(result.error_pct) <= goals[result.case.format]
+def within_goal(result: CaseResult, vf: ValidationFile) -> bool:
+    return abs(result.error_pct) <= vf.goal(result.case)
 
 
-def run_config(vf: ValidationFile, model: str, context: int, formats: list[str],
+def run_config(vf: ValidationFile, model: str, prompt: int, formats: list[str],
                roofline: bool = False) -> dict[str, Any]:
-    """One run config per (model, context): each format on the calibrated accelerator (and
-    on the ideal roofline), the prompt filling the context, then `decode_tokens` decode
+    """One run config per (model, prompt): each format on the calibrated accelerator (and on
+    the ideal roofline), the whole prompt in one prefill step, then `decode_tokens` decode
     steps."""
     computes = [("cal", vf.compute)] + ([("roof", vf.upper_bound)] if roofline else [])
     systems = []
@@ -150,9 +184,17 @@ def run_config(vf: ValidationFile, model: str, context: int, formats: list[str],
                               "activations": MEMORY}})
     return {"name": f"validate-{model}", "model": model, "accounting": "full", "seed": 0,
             "compute": vf.compute, "baseline": systems[0]["name"],
-            "workload": {"prompt_tokens": max(context - vf.decode_tokens, 1),
-                         "generate_tokens": vf.decode_tokens, "batch": 1},
+            "workload": {"prompt_tokens": prompt, "generate_tokens": vf.decode_tokens,
+                         "batch": 1},
             "systems": systems}
+
+
+def simulated_prompt(vf: ValidationFile, case: Case) -> int:
+    """Prompt tokens of the run that predicts `case`: a prefill case's prompt; for a decode
+    case, the context less the decode steps simulated after it."""
+    if case.phase == "prefill":
+        return case.context
+    return max(case.context - vf.decode_tokens, 1)
 
 
 def _uses_scales(fmt: dict[str, Any]) -> bool:
@@ -161,30 +203,34 @@ def _uses_scales(fmt: dict[str, Any]) -> bool:
 
 def run_cases(vf: ValidationFile, cases: Iterable[Case], roofline: bool = False,
               on_case: Callable[[CaseResult], None] | None = None) -> list[CaseResult]:
-    """Simulate every case (grouped per model and context, one run each); with `roofline`,
-    also on the ideal roofline preset."""
+    """Simulate every case (grouped per model and prompt, one run each); with `roofline`,
+    also on the ideal roofline preset. A prefill case is predicted by the prefill step, a
+    decode case by the mean of the decode steps."""
     from qmcsim.pipeline import run
 
     groups: dict[tuple[str, int], list[Case]] = {}
     for case in cases:
-        groups.setdefault((case.model, case.context), []).append(case)
+        groups.setdefault((case.model, simulated_prompt(vf, case)), []).append(case)
     results: list[CaseResult] = []
     with tempfile.TemporaryDirectory() as tmp:
-        for (model, context), group in groups.items():
+        for (model, prompt), group in groups.items():
             formats = list(dict.fromkeys(c.format for c in group))
-            cfg = run_config(vf, model, context, formats, roofline)
+            cfg = run_config(vf, model, prompt, formats, roofline)
             for system in cfg["systems"]:
                 if not _uses_scales(system["format"]):
                     del system["placement"]["scales"]
-            path = Path(tmp) / f"{model}-{context}.yaml"
+            path = Path(tmp) / f"{model}-{prompt}.yaml"
             path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-            decode_ms = {}
+            predicted: dict[tuple[str, Phase], float] = {}
             for r in run(path).systems:
-                times = [s.time_ns for s in r.trace.steps if s.phase == "decode"]
-                decode_ms[r.system.name] = sum(times) / len(times) / 1e6
+                for phase in ("prefill", "decode"):
+                    times = [s.time_ns for s in r.trace.steps if s.phase == phase]
+                    per = sum(times) if phase == "prefill" else sum(times) / len(times)
+                    predicted[(r.system.name, phase)] = per / 1e6
             for case in group:
-                res = CaseResult(case=case, predicted_ms=decode_ms[f"{case.format}-cal"],
-                                 upper_bound_ms=decode_ms.get(f"{case.format}-roof",
+                res = CaseResult(case=case,
+                                 predicted_ms=predicted[(f"{case.format}-cal", case.phase)],
+                                 upper_bound_ms=predicted.get((f"{case.format}-roof", case.phase),
                                                               float("nan")))
                 results.append(res)
                 if on_case is not None:
