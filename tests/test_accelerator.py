@@ -186,6 +186,16 @@ def test_shipped_validation_file_is_well_formed():
     assert all(e["reason"] for e in vf.excluded)
 
 
+@pytest.mark.parametrize("path", sorted(DEFAULT_FILE.parent.glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_shipped_validation_file_loads_with_sourced_presets(path):
+    vf = load_validation(path)
+    assert all(vf.case_sources[c.id] for c in vf.cases)
+    for name in (vf.compute, vf.upper_bound):
+        preset = load_compute(name, file="test", field_path="compute")
+        assert all(preset.sources.values())
+    assert load_compute(vf.compute, file="t", field_path="c").kernels is not None
+
+
 def test_cases_measure_their_phase():
     vf = load_validation()
     prefill = next(c for c in vf.cases if c.phase == "prefill")
