@@ -190,6 +190,7 @@ def test_shipped_validation_file_is_well_formed():
 def test_every_shipped_validation_file_loads_with_sourced_presets(path):
     vf = load_validation(path)
     assert all(vf.case_sources[c.id] for c in vf.cases)
+    assert vf.power   # says whether and why power is (not) compared
     for name in (vf.compute, vf.upper_bound):
         preset = load_compute(name, file="test", field_path="compute")
         assert all(preset.sources.values())

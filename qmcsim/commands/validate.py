@@ -84,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
     for key, text in vf.sources.items():
         print(f"  {key}: {text}")
     print(f"  context: {vf.context_tokens_source}")
+    if vf.power:
+        print(f"\npower: {vf.power}")
     if args.csv is not None:
         tmp = args.csv.with_name(args.csv.name + ".tmp")
         tmp.write_bytes(csv_bytes(table))

@@ -86,6 +86,7 @@ class ValidationFile(BaseModel):
     goals: dict[str, float]
     sources: dict[str, str]
     context_tokens_source: str
+    power: str = Field("", description="why power is or is not compared")
     cases: tuple[Case, ...]
     excluded: tuple[dict[str, Any], ...] = Field(
         (), description="published figures left out, each with its reason")
