@@ -5,8 +5,9 @@ phase, context, the measured value with its source, and whether the case belongs
 calibration set (used to fit the accelerator model) or the held-out set (never fitted to).
 A decode case gives the measured decode rate with `context` tokens in the KV cache; a prefill
 case gives the measured time to process a prompt of `context` tokens (the context phase up to
-the first token's logits). Each case is simulated with the file's memory and compute presets
-(and the ideal roofline beside it) over a short workload: the prompt, then a few decode tokens.
+the first token's logits). Each case is simulated with the file's memory preset and compute
+preset, or the kernel profile of its `runtime` (and the ideal roofline beside it); a run
+simulates only the phase its cases predict.
 """
 
 from __future__ import annotations
