@@ -41,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
     cases = [c for c in vf.cases if args.split in ("all", c.split)]
     results = run_cases(vf, cases, roofline=args.roofline)
     rows = [{"case": r.case.id, "set": r.case.split, "phase": r.case.phase,
-             "format": r.case.format, "context": r.case.context,
+             "format": r.case.format, "kernels": r.case.runtime or "default",
+             "context": r.case.context,
              "measured_ms": r.case.measured_ms, "predicted_ms": r.predicted_ms,
              "error_pct": r.error_pct,
              **({"roofline_ms": r.upper_bound_ms,
@@ -52,6 +53,9 @@ def run(args: argparse.Namespace) -> int:
     beside = f"; ideal roofline {vf.upper_bound}" if args.roofline else ""
     print(f"{vf.device}, batch 1: measured vs qmcsim ({vf.compute}{beside}); "
           f"{vf.memory.count} x {vf.memory.preset}")
+    if vf.runtimes:
+        print("kernels: the runtime profile that predicts a case (default: "
+              f"{vf.compute}); " + ", ".join(f"{k} = {v}" for k, v in vf.runtimes.items()))
     print("decode: time per token (context = tokens in the KV cache); prefill: time to "
           "process the prompt (context = prompt tokens)\n")
     print(table.to_string(index=False, float_format=lambda v: f"{v:,.2f}"))

@@ -5,8 +5,9 @@ phase, context, the measured value with its source, and whether the case belongs
 calibration set (used to fit the accelerator model) or the held-out set (never fitted to).
 A decode case gives the measured decode rate with `context` tokens in the KV cache; a prefill
 case gives the measured time to process a prompt of `context` tokens (the context phase up to
-the first token's logits). Each case is simulated with the file's memory and compute presets
-(and the ideal roofline beside it) over a short workload: the prompt, then a few decode tokens.
+the first token's logits). Each case is simulated with the file's memory preset and compute
+preset, or the kernel profile of its `runtime` (and the ideal roofline beside it); a run
+simulates only the phase its cases predict.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ class Case(BaseModel):
     model: str
     format: str
     phase: Phase = "decode"
+    runtime: str | None = Field(None, description="the runtime whose kernels ran the case (a "
+                                                  "key of the file's runtimes); default: the "
+                                                  "file's compute preset")
     context: int = Field(ge=1, description="decode: tokens in the KV cache; prefill: prompt "
                                            "tokens")
     tokens_per_s: float | None = Field(None, gt=0, description="measured decode rate")
@@ -80,6 +84,9 @@ class ValidationFile(BaseModel):
     device: str
     memory: MemorySpec
     compute: str
+    runtimes: dict[str, str] = Field(
+        default_factory=dict, description="runtime -> compute preset holding that runtime's "
+                                          "kernel profile on this device")
     upper_bound: str
     decode_tokens: int = Field(ge=1)
     formats: dict[str, dict[str, Any]]
@@ -128,6 +135,9 @@ def load_validation(path: str | Path = DEFAULT_FILE) -> ValidationFile:
         if case.format not in vf.formats:
             raise ConfigError(file, f"cases[{i}].format",
                               f"one of {sorted(vf.formats)} expected, got {case.format!r}")
+        if case.runtime is not None and case.runtime not in vf.runtimes:
+            raise ConfigError(file, f"cases[{i}].runtime",
+                              f"one of {sorted(vf.runtimes)} expected, got {case.runtime!r}")
         goal = PREFILL_GOAL if case.phase == "prefill" else case.format
         if goal not in vf.goals:
             raise ConfigError(file, "goals", f"a goal for {goal!r} expected")
@@ -170,11 +180,12 @@ def within_goal(result: CaseResult, vf: ValidationFile) -> bool:
 
 
 def run_config(vf: ValidationFile, model: str, prompt: int, formats: list[str],
-               roofline: bool = False) -> dict[str, Any]:
+               roofline: bool = False, compute: str | None = None) -> dict[str, Any]:
     """One run config per (model, prompt): each format on the calibrated accelerator (and on
     the ideal roofline), the whole prompt in one prefill step, then `decode_tokens` decode
     steps."""
-    computes = [("cal", vf.compute)] + ([("roof", vf.upper_bound)] if roofline else [])
+    compute = compute or vf.compute
+    computes = [("cal", compute)] + ([("roof", vf.upper_bound)] if roofline else [])
     systems = []
     for fmt in formats:
         for tag, compute in computes:
@@ -184,7 +195,7 @@ def run_config(vf: ValidationFile, model: str, prompt: int, formats: list[str],
                 "placement": {"codes": MEMORY, "scales": MEMORY, "kv_cache": MEMORY,
                               "activations": MEMORY}})
     return {"name": f"validate-{model}", "model": model, "accounting": "full", "seed": 0,
-            "compute": vf.compute, "baseline": systems[0]["name"],
+            "compute": compute, "baseline": systems[0]["name"],
             "workload": {"prompt_tokens": prompt, "generate_tokens": vf.decode_tokens,
                          "batch": 1},
             "systems": systems}
@@ -202,36 +213,70 @@ def _uses_scales(fmt: dict[str, Any]) -> bool:
     return fmt.get("kind") != "fp16"
 
 
+def _phase_times_ms(path: Path, phase: Phase) -> dict[str, float]:
+    """Simulate only the steps of `phase` of every system of a run config: a decode case needs
+    no simulated prefill (the trace already places its KV cache), a prefill case no decode
+    step. Returns each system's time of that phase, ms (prefill: the step; decode: the mean
+    of the decode steps). No report tables are built: validate reads step times only."""
+    import simpy
+
+    from qmcsim.config.checks import check_prepared
+    from qmcsim.config.loader import load_run
+    from qmcsim.engine.sampling import decode_stride
+    from qmcsim.engine.simulate import Replay
+    from qmcsim.memories.base import build_memories
+    from qmcsim.runner import check_stored_trace, onchip_capacity_bytes, prepare
+    from qmcsim.trace.generate import TraceBuilder
+
+    resolved = load_run(path)
+    prepared = prepare(resolved)
+    check_prepared(resolved, prepared, check_stored_trace(resolved))
+    workload = resolved.config.workload
+    out: dict[str, float] = {}
+    for system, placement in prepared:
+        memories = build_memories(simpy.Environment(), placement.hardware)
+        steps = (s for s in TraceBuilder(resolved.model, placement, workload,
+                                         resolved.config.accounting,
+                                         onchip_capacity_bytes(system, placement)).steps()
+                 if s.phase == phase)
+        replay = Replay(memories, system.compute, system.config.format.compute_precision,
+                        system.config.merge_sync_ns, onchip_buffer=system.config.onchip_buffer,
+                        batch=workload.batch, include_static=resolved.config.accounting == "full",
+                        decode_stride=decode_stride(workload))
+        times = [r.time_ns for r in replay.run(steps).steps if r.phase == phase]
+        per = sum(times) if phase == "prefill" else sum(times) / len(times)
+        out[system.name] = per / 1e6
+    return out
+
+
+def case_compute(vf: ValidationFile, case: Case) -> str:
+    """The compute preset that predicts `case`: its runtime's kernel profile, else the file's."""
+    return vf.runtimes[case.runtime] if case.runtime is not None else vf.compute
+
+
 def run_cases(vf: ValidationFile, cases: Iterable[Case], roofline: bool = False,
               on_case: Callable[[CaseResult], None] | None = None) -> list[CaseResult]:
-    """Simulate every case (grouped per model and prompt, one run each); with `roofline`,
-    also on the ideal roofline preset. A prefill case is predicted by the prefill step, a
-    decode case by the mean of the decode steps."""
-    from qmcsim.pipeline import run
-
-    groups: dict[tuple[str, int], list[Case]] = {}
+    """Simulate every case (grouped per model, prompt, phase and runtime, one run each); with
+    `roofline`, also on the ideal roofline preset. A prefill case is predicted by the prefill
+    step, a decode case by the mean of the decode steps."""
+    groups: dict[tuple[str, int, Phase, str], list[Case]] = {}
     for case in cases:
-        groups.setdefault((case.model, simulated_prompt(vf, case)), []).append(case)
+        key = (case.model, simulated_prompt(vf, case), case.phase, case_compute(vf, case))
+        groups.setdefault(key, []).append(case)
     results: list[CaseResult] = []
     with tempfile.TemporaryDirectory() as tmp:
-        for (model, prompt), group in groups.items():
+        for i, ((model, prompt, phase, compute), group) in enumerate(groups.items()):
             formats = list(dict.fromkeys(c.format for c in group))
-            cfg = run_config(vf, model, prompt, formats, roofline)
+            cfg = run_config(vf, model, prompt, formats, roofline, compute=compute)
             for system in cfg["systems"]:
                 if not _uses_scales(system["format"]):
                     del system["placement"]["scales"]
-            path = Path(tmp) / f"{model}-{prompt}.yaml"
+            path = Path(tmp) / f"{model}-{prompt}-{i}.yaml"
             path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-            predicted: dict[tuple[str, Phase], float] = {}
-            for r in run(path).systems:
-                for phase in ("prefill", "decode"):
-                    times = [s.time_ns for s in r.trace.steps if s.phase == phase]
-                    per = sum(times) if phase == "prefill" else sum(times) / len(times)
-                    predicted[(r.system.name, phase)] = per / 1e6
+            predicted = _phase_times_ms(path, phase)
             for case in group:
-                res = CaseResult(case=case,
-                                 predicted_ms=predicted[(f"{case.format}-cal", case.phase)],
-                                 upper_bound_ms=predicted.get((f"{case.format}-roof", case.phase),
+                res = CaseResult(case=case, predicted_ms=predicted[f"{case.format}-cal"],
+                                 upper_bound_ms=predicted.get(f"{case.format}-roof",
                                                               float("nan")))
                 results.append(res)
                 if on_case is not None:
