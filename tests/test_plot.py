@@ -106,6 +106,12 @@ def test_plot_sweep_and_accuracy_folders(run_cli, tmp_path):
         assert out.returncode == 0, out.stderr
         assert (folder / f"{stem}.png").read_bytes().startswith(PNG)
         assert not (folder / f"{stem}.svg").exists()
+    assert not (acc / "ppl_vs_bits.png").exists()       # no bits_per_weight column
+    summary = pd.read_csv(acc / "summary.csv").assign(bits_per_weight=[16.0, 3.69, 3.6, 3.8])
+    summary.to_csv(acc / "summary.csv", index=False)
+    out = run_cli("plot", str(acc), "--format", "png")
+    assert out.returncode == 0, out.stderr
+    assert (acc / "ppl_vs_bits.png").read_bytes().startswith(PNG)
 
 
 def test_plot_of_a_folder_without_results_is_one_line_exit_2(run_cli, tmp_path):

@@ -74,7 +74,13 @@ def figures_for_folder(folder: Path, kind: str) -> dict[str, Figure]:
     if kind == "sweep":
         return {"sweep": sweep_summary(_points(folder), title)}
     if kind == "accuracy":
-        return {"accuracy": accuracy_summary(pd.read_csv(folder / "summary.csv"), title)}
+        from qmcsim.accuracy.figure import ppl_vs_bits
+
+        summary = pd.read_csv(folder / "summary.csv")
+        figures = {"accuracy": accuracy_summary(summary, title)}
+        if "bits_per_weight" in summary:     # folders written before the column existed
+            figures["ppl_vs_bits"] = ppl_vs_bits(summary, title)
+        return figures
     raise InternalError(f"unknown results folder kind {kind!r}")
 
 
