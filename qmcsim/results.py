@@ -115,6 +115,15 @@ def check_output_file(path: Path, option: str = "-o") -> None:
     _probe_writable(folder, option, path)
 
 
+def umasked(mode: int) -> int:
+    """`mode` as the process's umask leaves it: the permissions an ordinary open() or mkdir()
+    would give. tempfile makes private (0600 / 0700) files and folders, which a rename would
+    otherwise carry over to the results."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mode & ~mask
+
+
 @contextmanager
 def atomic_file(path: Path, option: str = "-o") -> Iterator[Path]:
     """A unique temporary path beside `path`; renamed onto `path` when the block succeeds,
@@ -122,6 +131,7 @@ def atomic_file(path: Path, option: str = "-o") -> Iterator[Path]:
     path = Path(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name[:100]}.", suffix=".part",
                                     dir=path.parent)
+    os.fchmod(fd, umasked(0o666))
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -143,6 +153,7 @@ def write_results_folder(parent: Path, run_name: str, files: dict[str, bytes]) -
     """Create parent/<run name>-NNN with `files`; the number is the first unused one."""
     parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".partial-", dir=parent))
+    tmp.chmod(umasked(0o777))
     try:
         for name, data in files.items():
             (tmp / name).write_bytes(data)

@@ -59,3 +59,22 @@ def test_sigterm_during_trace_leaves_no_temporary_file(tmp_path: Path, capsys) -
     assert "Traceback" not in err
     assert [p.name for p in tmp_path.iterdir()] == ["t.parquet"]
     assert list(read_steps(tmp_path / "t.parquet")) == before
+
+
+def test_results_folders_and_files_get_ordinary_permissions(tmp_path):
+    """tempfile makes 0700 folders and 0600 files; after the rename, results must be readable
+    as the umask allows (here 022), like any other file the user writes."""
+    import os
+
+    from qmcsim.results import atomic_file, write_results_folder
+
+    old = os.umask(0o022)
+    try:
+        folder = write_results_folder(tmp_path, "perm", {"a.csv": b"x\n"})
+        with atomic_file(tmp_path / "single.csv") as tmp:
+            tmp.write_bytes(b"y\n")
+    finally:
+        os.umask(old)
+    assert folder.stat().st_mode & 0o777 == 0o755
+    assert (folder / "a.csv").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "single.csv").stat().st_mode & 0o777 == 0o644

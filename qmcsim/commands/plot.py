@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from pathlib import Path
 
 NAME = "plot"
@@ -33,16 +31,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def write_atomically(folder: Path, files: dict[str, bytes]) -> list[Path]:
     """Each file via a temporary file in the same folder and a rename: never half-written."""
+    from qmcsim.results import atomic_file
+
     written = []
     for name, data in files.items():
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, folder / name)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_file(folder / name, "--out") as tmp:
+            tmp.write_bytes(data)
         written.append(folder / name)
     return written
 
