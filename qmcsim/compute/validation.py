@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from qmcsim.config.presets import PACKAGE_ROOT
 from qmcsim.config.sourced import unwrap_sourced
 from qmcsim.config.yamlio import read_yaml_mapping
-from qmcsim.errors import ConfigError
+from qmcsim.errors import ConfigError, InternalError
 
 DEFAULT_FILE = PACKAGE_ROOT / "hw_configs" / "validation" / "jetson-orin.yaml"
 Split = Literal["calibration", "held-out"]
@@ -65,9 +65,11 @@ class Case(BaseModel):
     def measured_ms(self) -> float:
         """Decode: time per token; prefill: time to process the prompt."""
         if self.phase == "prefill":
-            assert self.prefill_ms is not None
+            if self.prefill_ms is None:
+                raise InternalError(f"prefill case {self.id!r} has no prefill_ms")
             return self.prefill_ms
-        assert self.tokens_per_s is not None
+        if self.tokens_per_s is None:
+            raise InternalError(f"decode case {self.id!r} has no tokens_per_s")
         return 1e3 / self.tokens_per_s
 
 

@@ -22,7 +22,7 @@ import pandas as pd
 import simpy
 
 from qmcsim.config.loader import ResolvedRun, load_run
-from qmcsim.errors import ConfigError, QmcsimError
+from qmcsim.errors import ConfigError, InternalError, QmcsimError
 from qmcsim.results import csv_bytes
 from qmcsim.sweep.accuracy import AccuracyJob, resolve_seeds, summarize_point
 from qmcsim.sweep.config import SweepConfig
@@ -505,7 +505,8 @@ def run_sweep(cfg: SweepConfig, base: Path, out: Path, *, workers: int = 1,
     def collect(outcomes: list[Outcome]) -> None:
         nonlocal first_error
         t0 = clock()
-        assert store is not None
+        if store is None:
+            raise InternalError("sweep results arrived before the store was opened")
         for key, outcome, worker_s in outcomes:
             cpu["worker_simulate"] += worker_s
             rows = pd.DataFrame({"error": [outcome]}) if isinstance(outcome, str) else outcome
@@ -577,7 +578,8 @@ def run_sweep(cfg: SweepConfig, base: Path, out: Path, *, workers: int = 1,
     finally:
         runner.close()
     if store is None:   # every point is invalid
-        assert first_bad is not None
+        if first_bad is None:
+            raise InternalError("no sweep point was stored and none failed")
         raise PointError(f"point {first_bad.index} ({', '.join(overrides_of(first_bad.values))})"
                          f": {first_bad.error}")
     t0 = clock()

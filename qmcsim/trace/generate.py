@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal, cast
 
+from qmcsim.errors import InternalError
 from qmcsim.config.schema import WorkloadConfig
 from qmcsim.formats.base import Accounting
 from qmcsim.models.shape import Attention, Layer, ModelShape, Operator
@@ -171,7 +172,8 @@ class TraceBuilder:
         shared, attention = self._template(count, head)
         ops = list(shared)
         for slot, layer, op in attention:   # only attention depends on the position
-            assert layer.attention is not None
+            if layer.attention is None:
+                raise InternalError(f"attention slot {slot} on a layer without attention")
             ops[slot] = self._attention(layer, layer.attention, op, first, count)
         return Step(index=index, phase=phase, tokens=count, context=first + count,
                     ops=tuple(cast(list[OpStep], ops)))
