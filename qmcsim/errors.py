@@ -16,6 +16,10 @@ class ConfigError(QmcsimError):
         self.expected = expected
         super().__init__(f"{self.file}: {self.field_path}: {expected}")
 
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        # pickled by its fields (it crosses process boundaries from run and sweep workers)
+        return type(self), (self.file, self.field_path, self.expected)
+
 
 class CapacityError(ConfigError):
     """A placement does not fit the memory it was assigned to."""
@@ -29,6 +33,9 @@ class TraceError(QmcsimError):
         where = ", ".join(p for p in (f"row {row}" if row is not None else "",
                                        f"column {column!r}" if column else "") if p)
         super().__init__(f"{self.file}: {where or '<file>'}: {expected}")
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return type(self), (self.file, self.row, self.column, self.expected)
 
 
 class SimulationError(QmcsimError):

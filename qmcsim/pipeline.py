@@ -106,16 +106,20 @@ class RunResult:
 def run(config: str | Path | ResolvedRun, overrides: Sequence[str] = (), *,
         systems: Sequence[str] | None = None,
         on_start: Callable[[int], None] | None = None,
-        on_step: Callable[[Step], None] | None = None) -> RunResult:
+        on_step: Callable[[Step], None] | None = None,
+        jobs: int = 1,
+        on_system: Callable[[str, int], None] | None = None) -> RunResult:
     """Simulate a run config (a path, or one already loaded) and return its tables.
 
     `overrides` are `--set` assignments (`systems.qmc-3bit.format.rho=0.4`); `systems` keeps
     only the named systems (without the baseline the summary has no ratio columns);
     `on_start(total_steps)` is called once everything is validated, `on_step(step)` after each
-    simulated step. Raises the typed errors of qmcsim.errors on bad input."""
+    simulated step. `jobs` > 1 simulates the systems in that many worker processes at once
+    (same results, byte for byte); then `on_step` is not called, `on_system(name, steps)` is
+    as each system finishes. Raises the typed errors of qmcsim.errors on bad input."""
     from qmcsim.report import summary_table
     from qmcsim.config.checks import check_prepared
-    from qmcsim.runner import (check_stored_trace, prepare, resolved_config, simulate_system,
+    from qmcsim.runner import (check_stored_trace, prepare, resolved_config, simulate_systems,
                                total_steps)
 
     if isinstance(config, ResolvedRun):
@@ -137,7 +141,10 @@ def run(config: str | Path | ResolvedRun, overrides: Sequence[str] = (), *,
         prepared = [(s, p) for s, p in prepared if s.name in systems]
     if on_start is not None:
         on_start(len(prepared) * total_steps(resolved, info))
-    results = tuple(simulate_system(resolved, s, p, on_step) for s, p in prepared)
+    if jobs < 1:
+        raise ConfigError(resolved.file, "jobs", f"a number of worker processes >= 1 expected,"
+                          f" got {jobs}")
+    results = simulate_systems(resolved, prepared, jobs, on_step, on_system)
     return RunResult(
         run=resolved, systems=results,
         summary=summary_table(list(results), resolved.baseline),

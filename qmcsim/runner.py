@@ -3,7 +3,7 @@ by the config's `trace:`) and replay it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +12,7 @@ import simpy
 from qmcsim.config.loader import ResolvedRun, ResolvedSystem
 from qmcsim.engine.sampling import decode_stride
 from qmcsim.engine.simulate import Replay, SystemTrace
-from qmcsim.errors import ConfigError, SimulationError
+from qmcsim.errors import ConfigError, InternalError, SimulationError
 from qmcsim.memories.base import Memory, Request, build_memories, start_phase
 from qmcsim.placement import Placement, build_placement
 from qmcsim.trace.generate import Step, TraceBuilder, step_count
@@ -168,3 +168,60 @@ def simulate_system(run: ResolvedRun, system: ResolvedSystem, placement: Placeme
     external = frozenset(m for m, mem in memories.items() if mem.is_external)
     return SystemResult(system=system, placement=placement, trace=trace,
                         external_memories=external, cold_start=cold_start)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Simulated:
+    """What a worker sends back: the parent keeps its own system and placement objects."""
+
+    trace: SystemTrace
+    external_memories: frozenset[str]
+    cold_start: ColdStart
+
+
+# a worker process's run and placements, handed over at fork (not pickled) by _adopt
+_WORKER: dict[str, object] = {}
+
+
+def _adopt(run: ResolvedRun, placements: dict[str, Placement]) -> None:
+    _WORKER.update(run=run, placements=placements)
+
+
+def _simulate_in_worker(name: str) -> _Simulated:
+    run = _WORKER["run"]
+    placements = _WORKER["placements"]
+    if not isinstance(run, ResolvedRun) or not isinstance(placements, dict):
+        raise InternalError("a run worker started without its run")
+    system = next(s for s in run.systems if s.name == name)
+    r = simulate_system(run, system, placements[name])
+    return _Simulated(trace=r.trace, external_memories=r.external_memories,
+                      cold_start=r.cold_start)
+
+
+def simulate_systems(run: ResolvedRun, prepared: Sequence[tuple[ResolvedSystem, Placement]],
+                     jobs: int = 1, on_step: Callable[[Step], None] | None = None,
+                     on_system: Callable[[str, int], None] | None = None
+                     ) -> tuple[SystemResult, ...]:
+    """Every prepared system, in order. With jobs > 1 (and more than one system) they run in
+    forked worker processes at once; each system's simulation is independent of the others
+    (its own Environment and memories), so the results are the same as one after another."""
+    from qmcsim.parallel import forks, worker_pool
+
+    workers = min(jobs, len(prepared))
+    if workers <= 1 or not forks():
+        out = []
+        for system, placement in prepared:
+            out.append(simulate_system(run, system, placement, on_step))
+            if on_system is not None:
+                on_system(system.name, len(out[-1].trace.steps))
+        return tuple(out)
+    with worker_pool(workers, _adopt, (run, {s.name: p for s, p in prepared})) as pool:
+        futures = [pool.submit(_simulate_in_worker, s.name) for s, _ in prepared]
+        done: list[_Simulated] = []
+        for (system, _), future in zip(prepared, futures, strict=True):
+            done.append(future.result())
+            if on_system is not None:
+                on_system(system.name, len(done[-1].trace.steps))
+    return tuple(SystemResult(system=s, placement=p, trace=d.trace,
+                              external_memories=d.external_memories, cold_start=d.cold_start)
+                 for (s, p), d in zip(prepared, done, strict=True))

@@ -20,6 +20,19 @@ def test_help(run_cli):
     assert sub.returncode == 0 and "--set" in sub.stdout and "--out" in sub.stdout
 
 
+def test_run_with_one_job_or_several_writes_the_same_bytes(run_cli, tmp_path):
+    for jobs in ("1", "2"):
+        out = run_cli("run", str(DATA / "tiny.yaml"), "--out", f"j{jobs}", "--jobs", jobs, *FAST)
+        assert out.returncode == 0, out.stderr
+    one, two = (next((tmp_path / f"j{j}").iterdir()) for j in ("1", "2"))
+    assert sorted(p.name for p in one.iterdir()) == sorted(p.name for p in two.iterdir())
+    for path in one.iterdir():   # the figures too: drawn from the same tables
+        assert path.read_bytes() == (two / path.name).read_bytes(), path.name
+    bad = run_cli("run", str(DATA / "tiny.yaml"), "--out", "j0", "--jobs", "0", *FAST)
+    assert bad.returncode == 2 and "--jobs" in bad.stderr and "got '0'" in bad.stderr
+    assert not (tmp_path / "j0").exists()
+
+
 def test_run_prints_report_and_writes_a_new_folder_each_time(run_cli, tmp_path):
     first = run_cli("run", str(DATA / "tiny.yaml"), "--out", "res", *FAST)
     assert first.returncode == 0, first.stderr

@@ -44,3 +44,29 @@ def test_a_subset_of_systems_and_its_errors():
     for bad in (["nope"], []):
         with pytest.raises(ConfigError, match="systems"):
             qmcsim.run(TINY, SHORT, systems=bad)
+
+
+def test_systems_in_worker_processes_give_the_same_tables():
+    serial = qmcsim.run(TINY, SHORT, jobs=1)
+    seen: list[tuple[str, int]] = []
+    forked = qmcsim.run(TINY, SHORT, jobs=2, on_system=lambda n, k: seen.append((n, k)))
+    assert seen == [("fp16", 3), ("qmc", 3)]
+    assert forked.files() == serial.files()   # every table, byte for byte
+
+
+def test_a_worker_s_typed_error_reaches_the_caller(monkeypatch):
+    from qmcsim import runner
+    from qmcsim.errors import SimulationError
+
+    real = runner.simulate_system
+
+    def failing(run, system, placement, on_step=None):
+        if system.name == "qmc":
+            raise SimulationError("qmc: a transfer no memory completed")
+        return real(run, system, placement, on_step)
+
+    monkeypatch.setattr(runner, "simulate_system", failing)   # inherited by forked workers
+    with pytest.raises(SimulationError, match="qmc: a transfer no memory completed"):
+        qmcsim.run(TINY, SHORT, jobs=2)
+    with pytest.raises(ConfigError, match="jobs"):
+        qmcsim.run(TINY, SHORT, jobs=0)

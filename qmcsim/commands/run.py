@@ -27,6 +27,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, default=Path("results"),
                    help="parent folder of the new results folder (default: ./results)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--jobs", type=jobs_argument, default=0, metavar="N",
+                   help="simulate up to N systems at once in forked worker processes "
+                        "(default: one per usable CPU core; 1: all in this process; the "
+                        "results are the same)")
+
+
+def jobs_argument(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"a whole number >= 1 expected, got {text!r}")
+    return int(text)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,10 +47,15 @@ def run(args: argparse.Namespace) -> int:
     from qmcsim.results import check_output_folder, write_results_folder
     from qmcsim.runner import check_stored_trace
 
+    from qmcsim.parallel import usable_cores
+
     resolved = load_run(args.config, args.overrides)
     check_output_folder(args.out, resolved.config.name)   # before any simulation
+    jobs = args.jobs or usable_cores()
+    if jobs > 1 and len(resolved.systems) > 1:
+        warm_figure_imports()   # while the workers simulate
     if args.no_progress:   # and no tqdm import
-        result = run_pipeline(resolved)
+        result = run_pipeline(resolved, jobs=jobs)
     else:
         from tqdm import tqdm
 
@@ -48,8 +63,8 @@ def run(args: argparse.Namespace) -> int:
             def start(total: int) -> None:
                 bar.reset(total=total)
 
-            result = run_pipeline(resolved, on_start=start,
-                                  on_step=lambda _s: bar.update())
+            result = run_pipeline(resolved, on_start=start, on_step=lambda _s: bar.update(),
+                                  jobs=jobs, on_system=lambda _n, steps: bar.update(steps))
     prepared = [(r.system, r.placement) for r in result.systems]
     notes = (build_warnings(result.run, prepared)
              + trace_workload_notes(result.run, check_stored_trace(result.run)))
@@ -67,6 +82,17 @@ def run(args: argparse.Namespace) -> int:
     folder = write_results_folder(args.out, result.name, files)
     print(f"\nresults: {folder}")
     return 0
+
+
+def warm_figure_imports() -> None:
+    """Import matplotlib and the plot module in a thread: the main thread only waits for the
+    worker processes meanwhile, so the summary figure's imports cost no wall time."""
+    import threading
+
+    def load() -> None:
+        import qmcsim.plot  # noqa: F401
+
+    threading.Thread(target=load, daemon=True).start()
 
 
 # `count: auto` builds that are rarely what was meant (see build_warnings)

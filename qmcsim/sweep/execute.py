@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -194,26 +193,6 @@ def warm_worker() -> None:
     import qmcsim.report  # noqa: F401
 
 
-def _die_with_parent(parent: int) -> None:
-    """Worker initializer: end this worker when the sweep's process dies (even by SIGKILL)."""
-    import signal
-    import sys
-
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
-    else:   # elsewhere: a watchdog thread
-        def watch() -> None:
-            while os.getppid() == parent:
-                time.sleep(1.0)
-            os._exit(1)
-        threading.Thread(target=watch, daemon=True).start()
-    if os.getppid() != parent:   # died before the death signal was armed
-        os._exit(1)
-
-
 Outcome = tuple[str, "pd.DataFrame | str", float]   # key, rows or error, worker CPU s
 
 
@@ -254,13 +233,9 @@ class _Processes:
 
     def submit(self, key: str, run: ResolvedRun | AccuracyJob) -> None:
         if self.pool is None:
-            import multiprocessing
-            import sys
+            from qmcsim.parallel import worker_pool
 
-            method = "fork" if sys.platform.startswith("linux") else "spawn"
-            self.pool = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=multiprocessing.get_context(method),
-                initializer=_die_with_parent, initargs=(os.getpid(),))
+            self.pool = worker_pool(self.workers)
         self.futures[self.pool.submit(simulate_timed, run)] = key
 
     def finished(self, block: bool) -> list[Outcome]:

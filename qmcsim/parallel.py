@@ -1,0 +1,66 @@
+"""Local worker processes that end with their parent: a run's systems, a sweep's points.
+
+On Linux the workers are forked, so they start with everything the parent has already built
+(the simulator imported, the model loaded, the DRAM fast mode calibrated). Elsewhere they are
+spawned and pay for their own start-up."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+
+def usable_cores() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def forks() -> bool:
+    """Workers are forked (cheap, warm) rather than spawned (a fresh interpreter each)."""
+    return sys.platform.startswith("linux")
+
+
+def die_with_parent(parent: int) -> None:
+    """Worker initializer: end this worker when the parent process dies (even by SIGKILL)."""
+    import signal
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    else:   # elsewhere: a watchdog thread
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(1.0)
+            os._exit(1)
+        threading.Thread(target=watch, daemon=True).start()
+    if os.getppid() != parent:   # died before the death signal was armed
+        os._exit(1)
+
+
+def _start_worker(parent: int, setup: Callable[..., None] | None, args: tuple[Any, ...]
+                  ) -> None:
+    die_with_parent(parent)
+    if setup is not None:
+        setup(*args)
+
+
+def worker_pool(workers: int, setup: Callable[..., None] | None = None,
+                setup_args: tuple[Any, ...] = ()) -> ProcessPoolExecutor:
+    """`workers` processes, forked on Linux, each ending when this process dies. Each runs
+    `setup(*setup_args)` first; forked workers receive those arguments unpickled."""
+    import multiprocessing
+
+    method = "fork" if forks() else "spawn"
+    return ProcessPoolExecutor(max_workers=workers,
+                               mp_context=multiprocessing.get_context(method),
+                               initializer=_start_worker,
+                               initargs=(os.getpid(), setup, setup_args))
