@@ -2,6 +2,10 @@
 overwritten; single files written to a unique temporary name in their folder, then renamed
 over the target only if that is a regular file (never a device, FIFO or folder).
 
+A temporary name carries the writing process's id; a later write into the same folder removes
+the temporaries of processes that no longer exist (a run killed with SIGKILL mid-write cannot
+clean up after itself), so no hidden leftovers accumulate.
+
 `check_output_folder` / `check_output_file` refuse an unusable destination (a file where a
 folder is needed, a path under a file, an unwritable or read-only place, a name too long for
 the filesystem) before any work is done, leaving nothing behind.
@@ -115,6 +119,41 @@ def check_output_file(path: Path, option: str = "-o") -> None:
     _probe_writable(folder, option, path)
 
 
+_STALE = re.compile(r"^\.(?:partial|.+\.tmp)-(\d+)-")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:   # another user's process
+        return True
+    except OverflowError:     # not a process id at all
+        return False
+    return True
+
+
+def remove_stale_temporaries(folder: Path) -> None:
+    """Remove the temporary files and folders that dead processes left in `folder`."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        m = _STALE.match(name)
+        if m is None or _pid_alive(int(m.group(1))):
+            continue
+        path = folder / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            try:
+                path.unlink()
+            except OSError:
+                pass
+
+
 def umasked(mode: int) -> int:
     """`mode` as the process's umask leaves it: the permissions an ordinary open() or mkdir()
     would give. tempfile makes private (0600 / 0700) files and folders, which a rename would
@@ -129,8 +168,9 @@ def atomic_file(path: Path, option: str = "-o") -> Iterator[Path]:
     """A unique temporary path beside `path`; renamed onto `path` when the block succeeds,
     removed when it fails (or is interrupted). Never replaces a non-regular file."""
     path = Path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name[:100]}.", suffix=".part",
-                                    dir=path.parent)
+    remove_stale_temporaries(path.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name[:100]}.tmp-{os.getpid()}-",
+                                    suffix=".part", dir=path.parent)
     os.fchmod(fd, umasked(0o666))
     os.close(fd)
     tmp = Path(tmp_name)
@@ -152,7 +192,8 @@ def atomic_file(path: Path, option: str = "-o") -> Iterator[Path]:
 def write_results_folder(parent: Path, run_name: str, files: dict[str, bytes]) -> Path:
     """Create parent/<run name>-NNN with `files`; the number is the first unused one."""
     parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".partial-", dir=parent))
+    remove_stale_temporaries(parent)
+    tmp = Path(tempfile.mkdtemp(prefix=f".partial-{os.getpid()}-", dir=parent))
     tmp.chmod(umasked(0o777))
     try:
         for name, data in files.items():

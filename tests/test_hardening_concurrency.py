@@ -78,3 +78,37 @@ def test_results_folders_and_files_get_ordinary_permissions(tmp_path):
     assert folder.stat().st_mode & 0o777 == 0o755
     assert (folder / "a.csv").stat().st_mode & 0o777 == 0o644
     assert (tmp_path / "single.csv").stat().st_mode & 0o777 == 0o644
+
+
+def test_sigkill_leftovers_are_removed_by_the_next_write(tmp_path: Path) -> None:
+    """SIGKILL leaves a process no chance to remove its temporary file; the next write into
+    the same folder removes it (its writer is gone) and keeps a live writer's."""
+    import os
+    import subprocess
+    import sys
+
+    from qmcsim.results import write_results_folder
+
+    proc = start(tmp_path, "trace", "--model", "smollm2-135m", "--prompt", "64",
+                 "--generate", "4000", "-o", "t.parquet")
+    deadline = time.monotonic() + 120
+    while not any(p.name.endswith(".part") for p in tmp_path.iterdir()):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.kill()
+    proc.communicate(timeout=60)
+    left = [p.name for p in tmp_path.iterdir()]
+    assert len(left) == 1 and left[0].endswith(".part")   # what SIGKILL leaves
+    assert main([*TRACE, "-o", str(tmp_path / "t.parquet")]) == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["t.parquet"]
+
+    # results folders: a dead writer's partial folder goes, a live one's stays
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    stale = tmp_path / "res" / f".partial-{int(dead.stdout)}-abc"
+    live = tmp_path / "res" / f".partial-{os.getpid()}-def"
+    for folder in (stale, live):
+        folder.mkdir(parents=True)
+        (folder / "summary.csv").write_bytes(b"half\n")
+    write_results_folder(tmp_path / "res", "run", {"a.csv": b"x\n"})
+    assert sorted(p.name for p in (tmp_path / "res").iterdir()) == [live.name, "run-001"]
