@@ -203,21 +203,28 @@ def test_every_shipped_validation_file_loads_with_sourced_presets(path):
     assert {c.runtime for c in vf.cases} <= {None, *vf.runtimes}
 
 
+RUNTIME_FIELDS = {"mlc-ft": {"dequant_instructions_per_weight", "gemm_small_tile_rows"},
+                  "mlc-g32": {"dequant_instructions_per_weight"}}
+
+
 @pytest.mark.parametrize("runtime", ["mlc-ft", "mlc-g32"])
-def test_runtime_profile_changes_only_the_dequantisation_rate(runtime):
-    """A runtime's kernel profile is its device's calibrated preset with the dequantisation
-    rate fitted on AGX Orin cases of that runtime; the Orin Nano reuses the AGX value."""
-    agx = load_validation()
-    nano = load_validation(DEFAULT_FILE.parent / "jetson-orin-nano-super.yaml")
-    rates = set()
-    for vf in (agx, nano):
+def test_runtime_profile_changes_only_the_runtime_kernels(runtime):
+    """A runtime's kernel profile is its device's calibrated preset with the runtime's own
+    kernel numbers (dequantisation rate; q4f16_ft also its GEMM tiles), one value for every
+    Orin device that has the profile."""
+    files = [load_validation(p) for p in sorted(DEFAULT_FILE.parent.glob("*.yaml"))]
+    files = [vf for vf in files if runtime in vf.runtimes]
+    assert len(files) >= 3   # AGX Orin, Orin Nano 15 W, Orin Nano Super
+    seen = set()
+    for vf in files:
         base = load_compute(vf.compute, file="t", field_path="c").kernels
         prof = load_compute(vf.runtimes[runtime], file="t", field_path="c").kernels
         assert base is not None and prof is not None
-        assert prof.model_copy(update={"dequant_instructions_per_weight":
-                                       base.dequant_instructions_per_weight}) == base
-        rates.add(prof.dequant_instructions_per_weight)
-    assert len(rates) == 1
+        own = {f: getattr(prof, f) for f in RUNTIME_FIELDS[runtime]}
+        assert prof.model_copy(update={f: getattr(base, f) for f in own}) == base
+        seen.add(tuple(sorted(own.items())))
+    assert len(seen) == 1
+    agx = load_validation()
     case = next(c for c in agx.cases if c.runtime == runtime)
     assert case_compute(agx, case) == agx.runtimes[runtime]
     assert case_compute(agx, agx.cases[0]) == agx.compute
