@@ -116,7 +116,7 @@ def main() -> None:
                 if rec:
                     groups.append((f, prof, rec))
 
-        def rsse(instr: float) -> float:
+        def rsse(instr: float, groups=groups) -> float:
             return sum(sse(with_dequant(prof, instr), rec) for _, prof, rec in groups)
 
         n = sum(len(rec) for _, _, rec in groups)
