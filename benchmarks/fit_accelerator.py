@@ -1,8 +1,8 @@
-"""Refit the fitted numbers of the AGX Orin compute presets on the decode CALIBRATION cases of
-hw_configs/validation/jetson-orin.yaml (the held-out cases are not read; the prefill cases and
-the Orin Nano file fit nothing): the two numbers of jetson-agx-orin-calibrated.yaml (TensorRT /
-embedl kernels, cases without a runtime), and one number per runtime kernel profile
-(jetson-agx-orin-mlc-*.yaml, cases with `runtime:`).
+"""Refit the fitted numbers of the compute presets on decode CALIBRATION cases (held-out cases
+are not read; prefill cases fit nothing): the two numbers of jetson-agx-orin-calibrated.yaml
+(TensorRT / embedl kernels, cases of hw_configs/validation/jetson-orin.yaml without a runtime),
+and one number per runtime kernel profile (the *-mlc-*.yaml profiles of every device, cases
+with `runtime:` in any validation file; today AGX Orin and the Orin Nano 15 W file).
 
     PYTHONPATH=. python benchmarks/fit_accelerator.py
 
