@@ -1,8 +1,8 @@
-"""Refit the fitted numbers of the AGX Orin compute presets on the decode CALIBRATION cases of
-hw_configs/validation/jetson-orin.yaml (the held-out cases are not read; the prefill cases and
-the Orin Nano file fit nothing): the two numbers of jetson-agx-orin-calibrated.yaml (TensorRT /
-embedl kernels, cases without a runtime), and one number per runtime kernel profile
-(jetson-agx-orin-mlc-*.yaml, cases with `runtime:`).
+"""Refit the fitted numbers of the compute presets on decode CALIBRATION cases (held-out cases
+are not read; prefill cases fit nothing): the two numbers of jetson-agx-orin-calibrated.yaml
+(TensorRT / embedl kernels, cases of hw_configs/validation/jetson-orin.yaml without a runtime),
+and one number per runtime kernel profile (the *-mlc-*.yaml profiles of every device, cases
+with `runtime:` in any validation file; today AGX Orin and the Orin Nano 15 W file).
 
     PYTHONPATH=. python benchmarks/fit_accelerator.py
 
@@ -15,9 +15,12 @@ depend on the accelerator parameters). Least squares on the relative error:
 2. dequant_instructions_per_weight over the INT4/INT8 cases.
 A joint fit of the launch gap with the efficiency is printed as a cross-check.
 3. per runtime profile (MLC q4f16_ft, q4f16_1): dequant_instructions_per_weight over that
-   runtime's INT4 calibration cases, everything else as in its preset. The interval of values
-   within 0.5 % of the best relative error is printed too: where the kernel is memory-bound
-   on AGX Orin, the data only bound the dequantisation cost from above.
+   runtime's decode calibration cases in EVERY shipped validation file (AGX Orin, and the
+   Orin Nano 15 W file's NVIDIA-blog "Original" rows), each case predicted with its own
+   device's profile of that runtime, one value for all devices (the rate belongs to the
+   runtime's kernels and the GPU's ISA, which the Orins share). The interval of values within
+   0.5 % of the best relative error is printed too: where the kernel is memory-bound (AGX
+   Orin), a case only bounds the dequantisation cost from above.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import numpy as np
 import qmcsim.engine.simulate as sim
 from qmcsim.compute.kernels import OpWork, op_time_ns
 from qmcsim.compute.params import ComputeParams
-from qmcsim.compute.validation import load_validation, run_cases
+from qmcsim.compute.validation import DEFAULT_FILE, load_validation, run_cases
 
 Recorded = list[tuple[OpWork, float]]
 
@@ -44,7 +47,7 @@ def record(vf, runtime: str | None = None) -> list[tuple[str, str, float, Record
     for case in (c for c in vf.cases if c.split == "calibration" and c.phase == "decode"
                  and c.runtime == runtime):
         log.clear()
-        run_cases(vf, [case])   # decode cases simulate the decode step only
+        run_cases(vf, [case])   # decode cases simulate the decode step only (with its preset)
         out.append((case.id, case.format, case.measured_ms, list(log)))
     return out
 
@@ -101,22 +104,35 @@ def main() -> None:
     fitted = with_params(base, eta, instr, launch)
     for cid, _, measured, ops in cases:
         print(f"  {cid:28s} measured {measured:7.2f} ms  fitted {predicted_ms(fitted, ops):7.2f}")
-    for runtime, preset in vf.runtimes.items():
-        rbase = load_compute(preset, file="fit", field_path=f"runtimes.{runtime}")
-        rcases = record(vf, runtime)
-        grid = np.arange(0.0, 16.0, 0.1)
-        err = [sse(with_dequant(rbase, i), rcases) for i in grid]
-        best = int(np.argmin(err))
-        rms = (err[best] / len(rcases)) ** 0.5
-        near = [g for g, e in zip(grid, err, strict=True)
-                if (e / len(rcases)) ** 0.5 <= rms + 0.005]
-        print(f"{runtime} ({preset}): dequant_instructions_per_weight {grid[best]:.1f} "
-              f"(rms relative error {100 * rms:.1f} %; within 0.5 % of it: "
-              f"{min(near):.1f}-{max(near):.1f})")
-        for cid, _, measured, ops in rcases:
-            print(f"  {cid:28s} measured {measured:7.2f} ms  fitted "
-                  f"{predicted_ms(with_dequant(rbase, grid[best]), ops):7.2f}")
+    files = [load_validation(p) for p in sorted(DEFAULT_FILE.parent.glob("*.yaml"))]
+    for runtime in vf.runtimes:
+        # (validation file, its profile of this runtime, its calibration cases of it)
+        groups = []
+        for f in files:
+            if runtime in f.runtimes:
+                prof = load_compute(f.runtimes[runtime], file="fit",
+                                    field_path=f"runtimes.{runtime}")
+                rec = record(f, runtime)
+                if rec:
+                    groups.append((f, prof, rec))
 
+        def rsse(instr: float, groups=groups) -> float:
+            return sum(sse(with_dequant(prof, instr), rec) for _, prof, rec in groups)
+
+        n = sum(len(rec) for _, _, rec in groups)
+        grid = np.arange(0.0, 16.0, 0.1)
+        err = [rsse(i) for i in grid]
+        best = int(np.argmin(err))
+        rms = (err[best] / n) ** 0.5
+        near = [g for g, e in zip(grid, err, strict=True) if (e / n) ** 0.5 <= rms + 0.005]
+        names = ", ".join(f.runtimes[runtime] for f, _, _ in groups)
+        print(f"{runtime} ({names}): dequant_instructions_per_weight {grid[best]:.1f} over "
+              f"{n} cases (rms relative error {100 * rms:.1f} %; within 0.5 % of it: "
+              f"{min(near):.1f}-{max(near):.1f})")
+        for f, prof, rec in groups:
+            for cid, _, measured, ops in rec:
+                print(f"  {f.device[:24]:24s} {cid:40s} measured {measured:7.2f} ms  fitted "
+                      f"{predicted_ms(with_dequant(prof, grid[best]), ops):7.2f}")
 
 if __name__ == "__main__":
     main()

@@ -35,10 +35,16 @@ def run(args: argparse.Namespace) -> int:
         run_cases,
         within_goal,
     )
+    from qmcsim.errors import ConfigError
     from qmcsim.results import csv_bytes
 
-    vf = load_validation(args.file or DEFAULT_FILE)
+    path = args.file or DEFAULT_FILE
+    vf = load_validation(path)
     cases = [c for c in vf.cases if args.split in ("all", c.split)]
+    if not cases:
+        present = ", ".join(sorted({c.split for c in vf.cases}))
+        raise ConfigError(str(path), "cases", f"a case with split {args.split!r} expected for "
+                                              f"--split {args.split} (the file has: {present})")
     results = run_cases(vf, cases, roofline=args.roofline)
     rows = [{"case": r.case.id, "set": r.case.split, "phase": r.case.phase,
              "format": r.case.format, "kernels": r.case.runtime or "default",

@@ -67,13 +67,14 @@ def op_work(op: OpStep, tokens: int, batch: int, counts: KernelCounts) -> OpWork
                   weights=weights, weight_bits=bits, moved_bytes=moved)
 
 
-def dequant_instructions(work: OpWork, k: KernelModel) -> float:
+def dequant_instructions(work: OpWork, k: KernelModel, tile_rows: int | None = None) -> float:
     """CUDA-core instructions to turn stored weights into FP16: every weight once per tile of
-    rows (a GEMM's CTA rows reuse one dequantised tile); none for FP16 or off-GPU units."""
+    `tile_rows` rows (default gemm_tile_rows; a GEMM's CTA rows reuse one dequantised tile);
+    none for FP16 or off-GPU units."""
     if not k.dequant_on_gpu or work.weight_bits >= FP16_BITS or work.weights == 0:
         return 0.0
-    return work.weights * k.dequant_instructions_per_weight * \
-        math.ceil(work.rows / k.gemm_tile_rows)
+    rows = tile_rows if tile_rows is not None else k.gemm_tile_rows
+    return work.weights * k.dequant_instructions_per_weight * math.ceil(work.rows / rows)
 
 
 def tile_utilisation(rows: int, tile_rows: int) -> float:
@@ -81,19 +82,35 @@ def tile_utilisation(rows: int, tile_rows: int) -> float:
     return rows / (math.ceil(rows / tile_rows) * tile_rows)
 
 
+def _arithmetic_ns(work: OpWork, k: KernelModel, peak_tflops_fp16: float,
+                   tile_rows: int) -> float:
+    lanes_per_ns = k.cuda_core_lanes * k.clock_ghz
+    tensor = peak_tflops_fp16 * 1e3 * k.gemm_peak_fraction * \
+        tile_utilisation(max(work.rows, 1), tile_rows)
+    rate = max(tensor, k.cuda_core_fp16_tflops * 1e3)
+    return dequant_instructions(work, k, tile_rows) / lanes_per_ns + work.flops / rate
+
+
+def _fastest_tile(work: OpWork, k: KernelModel, choices: tuple[int, ...],
+                  peak_tflops_fp16: float) -> int:
+    """The CTA tile height the operator's GEMM runs on: the fastest of the tiles the runtime
+    offers (a smaller tile wastes fewer rows but dequantises every weight once per tile of
+    rows); ties go to the larger tile."""
+    if len(choices) == 1:
+        return choices[0]
+    return min(choices, key=lambda t: (_arithmetic_ns(work, k, peak_tflops_fp16, t), -t))
+
+
 def arithmetic_ns(work: OpWork, params: ComputeParams) -> float:
     """Dequantisation and multiply-accumulates; both issue from the same SM schedulers, so
     they add. MACs run on the tensor cores (tile-quantised) or the CUDA cores, whichever is
-    faster for this many rows."""
+    faster for this many rows; a runtime that offers several tile heights uses the fastest."""
     k = params.kernels
     if k is None:
         raise InternalError(f"compute preset {params.name!r}: the kernel model needs "
                             "calibrated kernels")
-    lanes_per_ns = k.cuda_core_lanes * k.clock_ghz
-    tensor = params.peak_tflops_fp16 * 1e3 * k.gemm_peak_fraction * \
-        tile_utilisation(max(work.rows, 1), k.gemm_tile_rows)
-    rate = max(tensor, k.cuda_core_fp16_tflops * 1e3)
-    return dequant_instructions(work, k) / lanes_per_ns + work.flops / rate
+    tile = _fastest_tile(work, k, k.tile_rows_choices(), params.peak_tflops_fp16)
+    return _arithmetic_ns(work, k, params.peak_tflops_fp16, tile)
 
 
 def op_time_ns(work: OpWork, stream_ns: float, params: ComputeParams) -> float:
@@ -112,6 +129,8 @@ def op_energy_pj(work: OpWork, params: ComputeParams) -> float:
     e: ComputeEnergy | None = params.energy
     if e is None:
         return 0.0
-    dequant = dequant_instructions(work, params.kernels) if params.kernels is not None else 0.0
+    k = params.kernels
+    dequant = 0.0 if k is None else dequant_instructions(
+        work, k, _fastest_tile(work, k, k.tile_rows_choices(), params.peak_tflops_fp16))
     return work.flops * e.fp16_pj_per_flop + dequant * e.instruction_pj + \
         work.moved_bytes * e.onchip_pj_per_byte

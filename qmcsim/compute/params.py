@@ -3,7 +3,7 @@ and the compute energy that make it a calibrated accelerator (docs/accelerator.m
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
@@ -57,6 +57,21 @@ class KernelModel(BaseModel):
                     "weight path delivers FP16 at line rate)")
     gemm_peak_fraction: float = Field(gt=0, le=1, description="best tensor-core GEMM / peak")
     gemm_tile_rows: int = Field(gt=0, description="CTA tile height in tokens (M)")
+    gemm_small_tile_rows: tuple[int, ...] | None = Field(
+        None, description="smaller CTA tile heights (M, tokens) the runtime's GEMM library "
+                          "also offers; a GEMM runs on whichever tile is fastest for its rows "
+                          "(absent: gemm_tile_rows only)")
+
+    @field_validator("gemm_small_tile_rows")
+    @classmethod
+    def _positive_tiles(cls, v: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        if v is not None and (not v or min(v) <= 0):
+            raise ValueError("a non-empty list of tile heights > 0 expected")
+        return v
+
+    def tile_rows_choices(self) -> tuple[int, ...]:
+        """Every CTA tile height a GEMM may run on, the default first."""
+        return (self.gemm_tile_rows, *(self.gemm_small_tile_rows or ()))
 
 
 class ComputeEnergy(BaseModel):
