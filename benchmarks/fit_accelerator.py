@@ -21,6 +21,16 @@ A joint fit of the launch gap with the efficiency is printed as a cross-check.
    runtime's kernels and the GPU's ISA, which the Orins share). The interval of values within
    0.5 % of the best relative error is printed too: where the kernel is memory-bound (AGX
    Orin), a case only bounds the dequantisation cost from above.
+4. (round h12b, a test of a hypothesis; printed, not applied by this script) the TensorRT /
+   embedl weight-only class across devices: a JOINT fit of stream_efficiency.gemv_dequant and
+   dequant_instructions_per_weight over the weight-only calibration cases without a runtime
+   in EVERY shipped validation file: decode (AGX Orin: the 3 INT4/INT8 cases of step 2; the
+   Orin NX and Orin Nano 15 W files: the one declared TensorRT-Edge-LLM row each) and prefill
+   (AGX Orin: the 3 TensorRT-LLM Llama-3-8B cases, kept as calibration "so that a later fit
+   has somewhere to come from"). Decode is memory-bound at any rate below ~5 instructions and
+   identifies the efficiency; prefill dequantises every weight once per 128-row tile and
+   identifies the rate. Each case is predicted with its own device's calibrated preset, one
+   pair of values for all devices. The decode-only fit is printed too.
 """
 
 from __future__ import annotations
@@ -35,7 +45,8 @@ from qmcsim.compute.validation import DEFAULT_FILE, load_validation, run_cases
 Recorded = list[tuple[OpWork, float]]
 
 
-def record(vf, runtime: str | None = None) -> list[tuple[str, str, float, Recorded]]:
+def record(vf, runtime: str | None = None, phases: tuple[str, ...] = ("decode",)
+           ) -> list[tuple[str, str, float, Recorded]]:
     log: Recorded = []
 
     def spy(work: OpWork, stream_ns: float, params: ComputeParams) -> float:
@@ -44,10 +55,10 @@ def record(vf, runtime: str | None = None) -> list[tuple[str, str, float, Record
 
     sim.op_time_ns = spy   # a measurement tool, not library code: record the engine's calls
     out = []
-    for case in (c for c in vf.cases if c.split == "calibration" and c.phase == "decode"
+    for case in (c for c in vf.cases if c.split == "calibration" and c.phase in phases
                  and c.runtime == runtime):
         log.clear()
-        run_cases(vf, [case])   # decode cases simulate the decode step only (with its preset)
+        run_cases(vf, [case])   # a case simulates its phase's step only (with its preset)
         out.append((case.id, case.format, case.measured_ms, list(log)))
     return out
 
@@ -134,5 +145,66 @@ def main() -> None:
                 print(f"  {f.device[:24]:24s} {cid:40s} measured {measured:7.2f} ms  fitted "
                       f"{predicted_ms(with_dequant(prof, grid[best]), ops):7.2f}")
 
+
+
+def with_dequant_class(base: ComputeParams, eta: float, instr: float) -> ComputeParams:
+    """`base` with the weight-only GEMV class's stream efficiency and dequantisation rate."""
+    k = base.kernels
+    assert k is not None
+    eff = k.stream_efficiency.model_copy(update={"gemv_dequant": eta})
+    return base.model_copy(update={"kernels": k.model_copy(update={
+        "stream_efficiency": eff, "dequant_instructions_per_weight": instr})})
+
+
+def joint_weight_only_fit() -> None:
+    """Step 4: one (gemv_dequant efficiency, instructions per weight) for all Orins."""
+    from qmcsim.config.loader import load_compute
+
+    groups = []
+    for path in sorted(DEFAULT_FILE.parent.glob("*.yaml")):
+        f = load_validation(path)
+        rec = [r for r in record(f, phases=("decode", "prefill")) if r[1] != "fp16"]
+        if rec:
+            groups.append((f, load_compute(f.compute, file="fit", field_path="compute"), rec))
+    n = sum(len(rec) for _, _, rec in groups)
+    prefill_ids = {c.id for f, _, _ in groups for c in f.cases if c.phase == "prefill"}
+
+    def err(eta: float, instr: float) -> float:
+        return sum(((predicted_ms(with_dequant_class(base, eta, instr), ops) - m) / m) ** 2
+                   for _, base, rec in groups for _, _, m, ops in rec)
+
+    grid = [(e, i) for e in np.arange(0.60, 1.0001, 0.005) for i in np.arange(0.0, 14.01, 0.1)]
+    decode_only = [(f, base, [r for r in rec if r[0] not in prefill_ids]) for f, base, rec in groups]
+    d_errs = [sum(((predicted_ms(with_dequant_class(base, e, i), ops) - m) / m) ** 2
+                  for _, base, rec in decode_only for _, _, m, ops in rec) for e, i in grid]
+    d_n = sum(len(rec) for _, _, rec in decode_only)
+    d_best = int(np.argmin(d_errs))
+    d_rms = (d_errs[d_best] / d_n) ** 0.5
+    d_near = [g for g, e in zip(grid, d_errs, strict=True) if (e / d_n) ** 0.5 <= d_rms + 0.005]
+    print(f"decode only, {d_n} cases: gemv_dequant stream_efficiency {grid[d_best][0]:.3f}, "
+          f"dequant_instructions_per_weight {grid[d_best][1]:.1f} (rms {100 * d_rms:.1f} %; "
+          f"within 0.5 %: efficiency {min(g[0] for g in d_near):.3f}-"
+          f"{max(g[0] for g in d_near):.3f}, instructions {min(g[1] for g in d_near):.1f}-"
+          f"{max(g[1] for g in d_near):.1f})")
+    errs = [err(e, i) for e, i in grid]
+    best = int(np.argmin(errs))
+    eta, instr = grid[best]
+    rms = (errs[best] / n) ** 0.5
+    near = [g for g, e in zip(grid, errs, strict=True) if (e / n) ** 0.5 <= rms + 0.005]
+    print(f"joint weight-only fit over {n} cases ({', '.join(f.compute for f, _, _ in groups)}): "
+          f"gemv_dequant stream_efficiency {eta:.3f}, dequant_instructions_per_weight "
+          f"{instr:.1f} (rms relative error {100 * rms:.1f} %; within 0.5 % of it: "
+          f"efficiency {min(g[0] for g in near):.3f}-{max(g[0] for g in near):.3f}, "
+          f"instructions {min(g[1] for g in near):.1f}-{max(g[1] for g in near):.1f})")
+    for f, base, rec in groups:
+        shipped = base.kernels
+        assert shipped is not None
+        for cid, _, measured, ops in rec:
+            print(f"  {f.device[:24]:24s} {cid:40s} measured {measured:7.2f} ms  shipped "
+                  f"{predicted_ms(base, ops):7.2f}  joint "
+                  f"{predicted_ms(with_dequant_class(base, eta, instr), ops):7.2f}")
+
+
 if __name__ == "__main__":
     main()
+    joint_weight_only_fit()
