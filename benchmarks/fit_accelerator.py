@@ -174,7 +174,8 @@ def joint_weight_only_fit() -> None:
                    for _, base, rec in groups for _, _, m, ops in rec)
 
     grid = [(e, i) for e in np.arange(0.60, 1.0001, 0.005) for i in np.arange(0.0, 14.01, 0.1)]
-    decode_only = [(f, base, [r for r in rec if r[0] not in prefill_ids]) for f, base, rec in groups]
+    decode_only = [(f, base, [r for r in rec if r[0] not in prefill_ids])
+                   for f, base, rec in groups]
     d_errs = [sum(((predicted_ms(with_dequant_class(base, e, i), ops) - m) / m) ** 2
                   for _, base, rec in decode_only for _, _, m, ops in rec) for e, i in grid]
     d_n = sum(len(rec) for _, _, rec in decode_only)

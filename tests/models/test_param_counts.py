@@ -13,7 +13,7 @@ PRESETS = available("models")
 def test_presets_include_the_reference_models_and_gemma() -> None:
     expected = {"llama-3.2-1b", "llama-3.2-3b", "qwen2.5-0.5b", "qwen2.5-1.5b", "qwen3-0.6b",
                 "phi-3-mini-4k", "smollm2-135m", "smollm2-360m", "tinyllama-1.1b", "opt-125m",
-                "opt-1.3b", "phi-1.5", "hymba-1.5b", "gemma-2b", "gemma-2-2b"}
+                "opt-1.3b", "phi-1.5", "hymba-1.5b", "gemma-2b", "gemma-2-2b", "qwen3-8b"}
     assert expected <= set(PRESETS)
 
 
