@@ -64,11 +64,15 @@ def phases(sweep: Path, workers: int, dask: bool) -> None:
         finally:
             _stop(procs)
         t0 = clock()
+        import qmcsim.plot  # noqa: F401  (the CLI imports it while the workers simulate)
+        plot_import = clock() - t0
+        t0 = clock()
         figure_bytes(result.table, cfg)
         figure = clock() - t0
     n = len(result.table.point.unique()) + len(result.failures)
-    cpu = {"client_import": imported, **result.cpu_s, "client_figure (after the sweep)": figure,
-           **cluster}
+    cpu = {"client_import": imported, **result.cpu_s,
+           "client_plot_import (CLI: during the sweep)": plot_import,
+           "client_figure (CLI: after the sweep)": figure, **cluster}
     where = f"Dask, {workers} worker process(es)" if dask else f"workers={workers}"
     print(f"{sweep.name}: {n} points, {result.computed} simulations, {where}, "
           f"wall {wall:.1f} s (load average {os.getloadavg()[0]:.1f})")
