@@ -127,6 +127,31 @@ def _run(cmd: list[str], cwd: Path) -> float:
     return took
 
 
+def _busy_s() -> float:
+    """CPU seconds all processes of the machine have used since boot (/proc/stat)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_s(procs: list[subprocess.Popen[bytes]]) -> float:
+    """CPU seconds of this process, its finished children (the sweep command and the local
+    workers it waited for) and the running Dask cluster processes."""
+    import resource
+
+    own = sum(getattr(resource.getrusage(who), f) for who in
+              (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN) for f in ("ru_utime", "ru_stime"))
+    return own + sum(_cpu(procs).values())
+
+
+def _measured(cmd: list[str], procs: list[subprocess.Popen[bytes]]) -> tuple[float, float]:
+    """Wall seconds of `cmd`, and the CPU seconds other processes of the machine used
+    meanwhile (another user's job: the run measured the contention, not the sweep)."""
+    busy, own = _busy_s(), _own_s(procs)
+    took = _run(cmd, ROOT)
+    return took, max(0.0, (_busy_s() - busy) - (_own_s(procs) - own))
+
+
 def _dask_cluster(nworkers: int, folder: Path) -> tuple[str, list[subprocess.Popen[bytes]]]:
     """A scheduler and `nworkers` single-threaded worker processes on free ports, started in
     another folder without QMCSIM_HW_CONFIGS (workers need only the installed package)."""
@@ -171,7 +196,8 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def wall(sweeps: list[Path], runs: int, figure: Path | None) -> None:
+def wall(sweeps: list[Path], runs: int, figure: Path | None, max_foreign: float,
+         attempts: int) -> None:
     from qmcsim.sweep import load_sweep
     from qmcsim.sweep.sampling import points
 
@@ -180,32 +206,43 @@ def wall(sweeps: list[Path], runs: int, figure: Path | None) -> None:
                             capture_output=True).stdout.strip()
     record: dict[str, object] = {
         "started": started, "commit": commit, "cpus": os.cpu_count(), "cpu": _cpu_model(),
-        "runs": runs, "goal": GOAL, "sweeps": {}}
+        "runs": runs, "goal": GOAL, "max_foreign_cpu_s": max_foreign, "sweeps": {}}
     times: dict[tuple[str, str, int], list[float]] = {}
     loads: dict[tuple[str, str, int], list[float]] = {}
+    foreign: dict[tuple[str, str, int], list[float]] = {}
+    discarded: dict[tuple[str, str, int], list[list[float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for r in range(runs):   # interleaved: every configuration once per round
             for sweep in sweeps:
                 base = [sys.executable, "-m", "qmcsim", "sweep", str(sweep), "--no-progress"]
                 for how, workers in CONFIGS:
-                    out = folder / f"{sweep.stem}-{how}-{workers}-{r}"
-                    loads.setdefault((sweep.name, how, workers), []).append(
-                        os.getloadavg()[0])
-                    if how == "local":
-                        took = _run([*base, "--out", str(out), "--workers", str(workers)],
-                                    ROOT)
-                    else:
-                        cluster = folder / f"cluster-{out.name}"
-                        cluster.mkdir()
-                        address, procs = _dask_cluster(workers, cluster)
-                        try:
-                            took = _run([*base, "--out", str(out), "--dask", address], ROOT)
-                        finally:
-                            _stop(procs)
-                    times.setdefault((sweep.name, how, workers), []).append(took)
-                    print(f"round {r + 1}/{runs} {sweep.name} {how} {workers}: {took:.2f} s "
-                          f"(load {os.getloadavg()[0]:.2f})", file=sys.stderr)
+                    what = (sweep.name, how, workers)
+                    for attempt in range(attempts):   # again if another job disturbed it
+                        out = folder / f"{sweep.stem}-{how}-{workers}-{r}"
+                        shutil.rmtree(out, ignore_errors=True)
+                        load = os.getloadavg()[0]
+                        if how == "local":
+                            took, other = _measured(
+                                [*base, "--out", str(out), "--workers", str(workers)], [])
+                        else:
+                            cluster = folder / f"cluster-{out.name}-{attempt}"
+                            cluster.mkdir()
+                            address, procs = _dask_cluster(workers, cluster)
+                            try:
+                                took, other = _measured(
+                                    [*base, "--out", str(out), "--dask", address], procs)
+                            finally:
+                                _stop(procs)
+                        print(f"round {r + 1}/{runs} {sweep.name} {how} {workers}: "
+                              f"{took:.2f} s (load {load:.2f}, other processes "
+                              f"{other:.2f} CPU s)", file=sys.stderr)
+                        if other <= max_foreign or attempt == attempts - 1:
+                            break
+                        discarded.setdefault(what, []).append([took, other, load])
+                    times.setdefault(what, []).append(took)
+                    loads.setdefault(what, []).append(load)
+                    foreign.setdefault(what, []).append(other)
         same = {}
         for sweep in sweeps:
             outs = sorted(folder.glob(f"{sweep.stem}-*-*-*"))
@@ -221,17 +258,22 @@ def wall(sweeps: list[Path], runs: int, figure: Path | None) -> None:
         rows = {}
         print(f"\n{sweep.name}: {n} points")
         print("| how | workers | wall s (median) | runs s | speed-up vs 1 worker | points/min "
-              "| load avg (1 min) before each run |")
-        print("|---|---|---|---|---|---|---|")
+              "| load avg (1 min) before each run | other processes' CPU s during each run "
+              "| runs discarded (other CPU > max) |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for how, workers in CONFIGS:
-            got = times[(sweep.name, how, workers)]
+            what = (sweep.name, how, workers)
+            got = times[what]
             t = statistics.median(got)
             one = statistics.median(times[(sweep.name, how, 1)])
             rows[f"{how}-{workers}"] = {"runs_s": got, "median_s": t, "speedup": one / t,
-                                        "loadavg": loads[(sweep.name, how, workers)]}
+                                        "loadavg": loads[what], "other_cpu_s": foreign[what],
+                                        "discarded": discarded.get(what, [])}
             print(f"| {how} | {workers} | {t:.2f} | {', '.join(f'{x:.2f}' for x in got)} | "
                   f"{one / t:.2f}x | {60 * n / t:.0f} | "
-                  f"{', '.join(f'{x:.2f}' for x in loads[(sweep.name, how, workers)])} |")
+                  f"{', '.join(f'{x:.2f}' for x in loads[what])} | "
+                  f"{', '.join(f'{x:.2f}' for x in foreign[what])} | "
+                  f"{len(discarded.get(what, []))} |")
         print(f"points.csv byte-identical across all runs of {sweep.name}: {same[sweep.name]}")
         record["sweeps"][sweep.name] = {"points": n, "byte_identical": same[sweep.name],  # type: ignore[index]
                                         "configs": rows}
@@ -270,7 +312,7 @@ def draw(record: dict[str, object], path: Path) -> None:
         left.bar_label(bars, fmt="%.1f", fontsize=8)
     left.set_xticks(range(len(names)), [labels.get(n, n) for n in names])
     left.set_ylabel("wall time, s (median)")
-    left.set_title("50-point sweep: wall time")
+    left.set_title(f"{sweeps[names[0]]['points']}-point sweeps: wall time")
     left.legend(fontsize=8, loc="upper left")
     left.set_ylim(0, 1.2 * max(c["median_s"] for n in names  # type: ignore[index]
                                for c in sweeps[n]["configs"].values()))  # type: ignore[attr-defined]
@@ -286,9 +328,9 @@ def draw(record: dict[str, object], path: Path) -> None:
     right.axhline(1.0, color="grey", linewidth=0.8)
     right.set_xticks(range(len(names)), [labels.get(n, n) for n in names])
     right.set_ylabel("speed-up, 2 workers over 1")
-    right.set_ylim(0, 2.3)
+    right.set_ylim(0, 2.6)
     right.set_title("2 workers vs 1")
-    right.legend(fontsize=8, loc="lower right")
+    right.legend(fontsize=8, loc="upper center", ncol=4)
     fig.suptitle(f"qmcsim sweep scaling: {record['cpus']} cores ({record['cpu']}), "
                  f"{record['started']}, median of {record['runs']} runs", fontsize=9)
     fig.tight_layout()
@@ -307,13 +349,18 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--figure", type=Path, default=None,
                     help="wall: folder for sweep-scaling.png and sweep-scaling.json")
+    ap.add_argument("--max-foreign", type=float, default=1.0, metavar="CPU_S",
+                    help="wall: a run during which other processes of the machine used more "
+                         "CPU seconds than this is discarded and run again (default 1.0)")
+    ap.add_argument("--attempts", type=int, default=4,
+                    help="wall: at most this many tries per run (the last one is kept)")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
     sweeps = args.sweep or SWEEPS
     if args.what == "phases":
         phases(sweeps[0], args.workers, args.dask)
     else:
-        wall(sweeps, args.runs, args.figure)
+        wall(sweeps, args.runs, args.figure, args.max_foreign, args.attempts)
 
 
 if __name__ == "__main__":
