@@ -144,6 +144,18 @@ def _own_s(procs: list[subprocess.Popen[bytes]]) -> float:
     return own + sum(_cpu(procs).values())
 
 
+def _wait_quiet(most_s: float = 180.0, window_s: float = 2.0, busy_cores: float = 0.1) -> float:
+    """Wait (at most `most_s`) until the machine's other processes use under `busy_cores`
+    cores over `window_s`; the seconds waited."""
+    start = time.perf_counter()
+    while time.perf_counter() - start < most_s:
+        busy, own = _busy_s(), _own_s([])
+        time.sleep(window_s)
+        if (_busy_s() - busy) - (_own_s([]) - own) < busy_cores * window_s:
+            break
+    return time.perf_counter() - start
+
+
 def _measured(cmd: list[str], procs: list[subprocess.Popen[bytes]]) -> tuple[float, float]:
     """Wall seconds of `cmd`, and the CPU seconds other processes of the machine used
     meanwhile (another user's job: the run measured the contention, not the sweep)."""
@@ -221,6 +233,7 @@ def wall(sweeps: list[Path], runs: int, figure: Path | None, max_foreign: float,
                     for attempt in range(attempts):   # again if another job disturbed it
                         out = folder / f"{sweep.stem}-{how}-{workers}-{r}"
                         shutil.rmtree(out, ignore_errors=True)
+                        _wait_quiet()
                         load = os.getloadavg()[0]
                         if how == "local":
                             took, other = _measured(
