@@ -225,3 +225,78 @@ def test_points_stream_and_the_table_equals_the_rows_built_point_by_point(tmp_pa
     expected = pd.concat([point_rows(cfg, p, [store.read(t.key) for t in p.tasks])
                           for p in resolve_points(cfg, base)], ignore_index=True)
     pd.testing.assert_frame_equal(result.table.drop(columns=["feasible", "pareto"]), expected)
+
+
+def _rho_sweep(tmp_path, values, path="systems.qmc.format.rho"):
+    """A sweep whose parameter is inside one system: the other (fp16) is shared by all."""
+    file = tmp_path / "sweep.yaml"
+    file.write_text(yaml.safe_dump({"name": "s", "base": str(DATA / "tiny.yaml"), "mode": "grid",
+                                    "parameters": [{"path": path, "values": values}]}))
+    return file
+
+
+def test_shared_systems_run_while_the_points_are_drawn(tmp_path, monkeypatch):
+    from qmcsim.sweep import execute, load_sweep, run_sweep
+
+    events: list[str] = []
+    resolve, simulate, draw = execute.resolve_point, execute.simulate_point, execute.points
+
+    def recorded(cfg, base, index, values, cache=None):
+        events.append(f"resolve {index}")
+        return resolve(cfg, base, index, values, cache)
+
+    def simulated(run):
+        events.append(f"simulate {run.systems[0].name}")
+        return simulate(run)
+
+    def drawn(cfg):
+        events.append("draw points")
+        return draw(cfg)
+
+    monkeypatch.setattr(execute, "resolve_point", recorded)
+    monkeypatch.setattr(execute, "simulate_point", simulated)
+    monkeypatch.setattr(execute, "points", drawn)
+    cfg, base = load_sweep(_rho_sweep(tmp_path, [0.2, 0.4, 0.2]))
+    result = run_sweep(cfg, base, tmp_path / "ahead", on_point=lambda: events.append("done"))
+    # the base config (index -1) is resolved and its unvaried system simulated before the
+    # points are drawn; point 0 claims it, nothing is simulated twice
+    assert events == ["resolve -1", "simulate fp16", "draw points",
+                      "resolve 0", "simulate qmc", "done", "resolve 1", "simulate qmc", "done",
+                      "resolve 2", "done"]
+    assert (result.computed, result.reused) == (3, 0)
+    stored = sorted(f.stem for f in (tmp_path / "ahead" / "points").glob("*.parquet"))
+    assert stored == sorted(set(result.table.key))   # no file no point claims
+
+    monkeypatch.setattr(execute, "shared_tasks", lambda cfg, base, out: [])
+    plain = run_sweep(cfg, base, tmp_path / "plain")
+    assert (tmp_path / "ahead" / "points.csv").read_bytes() == \
+        (tmp_path / "plain" / "points.csv").read_bytes()
+    assert plain.computed == 3
+
+
+def test_shared_tasks_are_the_systems_no_parameter_names(tmp_path):
+    from qmcsim.sweep import load_sweep, run_sweep
+    from qmcsim.sweep.execute import shared_tasks
+
+    def shared(path):
+        cfg, base = load_sweep(_rho_sweep(tmp_path, [0.2], path))
+        return [t.system for t in shared_tasks(cfg, base, tmp_path / "res")]
+
+    assert shared("systems.qmc.format.rho") == ["fp16"]
+    assert shared("systems[1].format.rho") == ["fp16"]    # by index
+    assert shared("systems.1.format.rho") == ["fp16"]
+    assert shared("systems.fp16.memories.dram.count") == ["qmc"]
+    assert shared("workload.generate_tokens") == []       # varies every system
+    # already stored (a resumed sweep): nothing to run ahead
+    cfg, base = load_sweep(_rho_sweep(tmp_path, [0.2]))
+    run_sweep(cfg, base, tmp_path / "res")
+    assert shared_tasks(cfg, base, tmp_path / "res") == []
+
+
+def test_a_shared_task_no_valid_point_claims_is_not_stored(tmp_path):
+    from qmcsim.sweep import PointError, load_sweep, run_sweep
+
+    cfg, base = load_sweep(_rho_sweep(tmp_path, [1.5, 2.0]))   # fp16 runs ahead, no point valid
+    with pytest.raises(PointError, match="point 0"):
+        run_sweep(cfg, base, tmp_path / "res", workers=2)
+    assert not (tmp_path / "res").exists()

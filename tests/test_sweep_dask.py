@@ -79,3 +79,18 @@ def test_a_worker_without_the_clients_files_runs_the_sweep(tmp_path, monkeypatch
     pd.testing.assert_frame_equal(local, remote.table)
     assert (tmp_path / "remote" / "points.csv").read_bytes() == \
         (tmp_path / "local" / "points.csv").read_bytes()
+
+
+def test_a_shipped_call_runs_where_it_is_unpacked():
+    from qmcsim.config.loader import load_run
+    from qmcsim.parallel import call_shipped, ship
+
+    assert call_shipped(ship(divmod, 7, 2)) == (3, 1)
+    run = load_run(DATA / "tiny.yaml")
+    blob = ship(_echo, run)
+    assert isinstance(blob, bytes)
+    assert call_shipped(blob) == run   # the resolved run arrives whole (frozen records)
+
+
+def _echo(value):
+    return value

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from collections import OrderedDict
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -14,10 +17,32 @@ from qmcsim.errors import ConfigError
 from qmcsim.memories.base import DeviceParams, technology
 
 
+# Validated presets, keyed by everything validation reads: the preset's merged mapping (so its
+# files' content), its path, the overrides and where they are written. A sweep resolves the
+# same presets for every point; a preset file that changes is a new key, never a stale hit.
+_VALIDATED: OrderedDict[str, DeviceParams] = OrderedDict()
+DEVICES_KEPT = 256
+
+
 def load_device(name: str, overrides: dict[str, Any] | None = None, *, file: str,
                 field_path: str) -> DeviceParams:
     """Resolve a device preset by name, apply a run config's overrides, validate."""
     raw, path = load_raw_preset("devices", name, file=file, field_path=f"{field_path}.preset")
+    key = json.dumps([raw, str(path), overrides, file, field_path], sort_keys=True,
+                     default=repr)
+    params = _VALIDATED.get(key)
+    if params is None:
+        params = _validate(raw, path, overrides, file=file, field_path=field_path)
+        _VALIDATED[key] = params
+        if len(_VALIDATED) > DEVICES_KEPT:
+            _VALIDATED.popitem(last=False)
+    else:
+        _VALIDATED.move_to_end(key)
+    return params
+
+
+def _validate(raw: dict[str, Any], path: Path, overrides: dict[str, Any] | None, *,
+              file: str, field_path: str) -> DeviceParams:
     values, sources = unwrap_sourced(raw, file=str(path))
     kind = values.get("kind")
     if not isinstance(kind, str):

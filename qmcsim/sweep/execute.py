@@ -21,6 +21,7 @@ import pandas as pd
 import simpy
 
 from qmcsim.config.loader import ResolvedRun, load_run
+from qmcsim.config.overrides import parse_path
 from qmcsim.errors import ConfigError, InternalError, QmcsimError
 from qmcsim.results import csv_bytes
 from qmcsim.sweep.accuracy import AccuracyJob, resolve_seeds, summarize_point
@@ -281,7 +282,10 @@ class _Dask:
         return len(self.futures)
 
     def submit(self, key: str, run: ResolvedRun | AccuracyJob) -> None:
-        future = self.client.submit(simulate_timed, run, key=f"qmcsim-point-{key}", pure=False)
+        from qmcsim.parallel import call_shipped, ship
+
+        future = self.client.submit(call_shipped, ship(simulate_timed, run),
+                                    key=f"qmcsim-point-{key}", pure=False)
         self.futures[future] = key
 
     def finished(self, block: bool) -> list[Outcome]:
@@ -304,6 +308,9 @@ class SweepResult:
     computed: int            # tasks (point x system) simulated by this call
     reused: int              # tasks found already stored
     cpu_s: dict[str, float] = field(default_factory=dict)   # CPU seconds per phase
+    # wall seconds from the call's start to: the first task dispatched, the last result
+    # collected, the combined tables written
+    wall_s: dict[str, float] = field(default_factory=dict)
 
 
 def _value(v: Any) -> Any:
@@ -410,6 +417,27 @@ def combine(cfg: SweepConfig, done: list[Finished], frames: dict[str, pd.DataFra
     return table, pd.DataFrame(failures, columns=columns)
 
 
+def shared_tasks(cfg: SweepConfig, base: Path, out: Path) -> list[Task]:
+    """The tasks of the base config's systems that no parameter varies (a sweep's fixed
+    systems, e.g. its baselines), not stored yet under `out`: they can run before the points
+    are drawn and resolved, and every point will claim them. None if a parameter is not inside
+    one system (e.g. the workload: then every system varies)."""
+    varied: set[str] = set()
+    for param in cfg.parameters:
+        path = parse_path(param.path)
+        if len(path) < 3 or path[0] != "systems":
+            return []
+        varied.add(path[1])
+    p = resolve_point(cfg, base, -1, {})
+    if p.error is not None:
+        return []
+    run = p.tasks[0].run if p.tasks else None
+    names = {s.name: str(i) for i, s in enumerate(run.config.systems)} \
+        if isinstance(run, ResolvedRun) else {}
+    return [t for t in p.tasks if t.system not in varied and names.get(t.system) not in varied
+            and not (out / "points" / f"{t.key}.parquet").is_file()]
+
+
 def stored_count(out: Path) -> int:
     """Point files already in a sweep folder (without creating anything)."""
     folder = out / "points"
@@ -432,6 +460,8 @@ def run_sweep(cfg: SweepConfig, base: Path, out: Path, *, workers: int = 1,
     point is resolved, `on_point()` when a point is finished (or found invalid)."""
     clock = time.process_time
     started = clock()
+    begun = time.perf_counter()
+    wall: dict[str, float] = {}
     cpu = {"client_resolve": 0.0, "client_store": 0.0, "client_tables": 0.0,
            "worker_simulate": 0.0}
     manifest = cfg.model_dump(mode="json", exclude_defaults=True)
@@ -444,14 +474,6 @@ def run_sweep(cfg: SweepConfig, base: Path, out: Path, *, workers: int = 1,
         if bad and (fail_fast or len(bad) == len(pts)):
             raise PointError(f"point {bad[0].index} ({', '.join(overrides_of(bad[0].values))})"
                              f": {bad[0].error}")
-        total, source = len(pts), iter(pts)
-    else:
-        t0 = clock()
-        values = points(cfg)
-        total, source = len(values), iter_points(cfg, base, values)
-        cpu["client_resolve"] += clock() - t0
-    if on_start:
-        on_start(total, stored_count(out))
 
     store: PointStore | None = None
     frames: dict[str, pd.DataFrame] = {}       # key -> its rows (simulated or read back)
@@ -462,6 +484,7 @@ def run_sweep(cfg: SweepConfig, base: Path, out: Path, *, workers: int = 1,
     first_bad: SweepPoint | None = None
     reused = 0
     first_error: str | None = None
+    unclaimed: dict[str, pd.DataFrame] = {}   # key -> rows of a shared task no point claimed yet
     runner: _Inline | _Processes | _Dask = (
         _Dask(dask_address) if dask_address else _Processes(workers) if workers > 1
         else _Inline())
@@ -480,11 +503,16 @@ def run_sweep(cfg: SweepConfig, base: Path, out: Path, *, workers: int = 1,
     def collect(outcomes: list[Outcome]) -> None:
         nonlocal first_error
         t0 = clock()
-        if store is None:
-            raise InternalError("sweep results arrived before the store was opened")
         for key, outcome, worker_s in outcomes:
             cpu["worker_simulate"] += worker_s
+            wall["last_result"] = time.perf_counter() - begun
             rows = pd.DataFrame({"error": [outcome]}) if isinstance(outcome, str) else outcome
+            if not waiters[key]:   # a shared task run ahead: stored once a point claims it
+                del waiters[key]
+                unclaimed[key] = rows
+                continue
+            if store is None:
+                raise InternalError("sweep results arrived before the store was opened")
             store.write(key, rows)
             frames[key] = rows
             owners = waiters.pop(key)
@@ -497,7 +525,28 @@ def run_sweep(cfg: SweepConfig, base: Path, out: Path, *, workers: int = 1,
                     finish_point(p)
         cpu["client_store"] += clock() - t0
 
+    def submit(t: Task) -> None:
+        while runner.in_flight >= runner.slots:
+            collect(runner.finished(block=True))
+        wall.setdefault("first_dispatch", time.perf_counter() - begun)
+        runner.submit(t.key, t.run)
+
     try:
+        if pts is not None:
+            total, source = len(pts), iter(pts)
+        else:
+            t0 = clock()
+            ahead = shared_tasks(cfg, base, out) if cfg.kind == "run" else []
+            cpu["client_resolve"] += clock() - t0
+            for t in ahead:   # the workers simulate these while the points are drawn
+                waiters[t.key] = []
+                submit(t)
+            t0 = clock()
+            values = points(cfg)
+            total, source = len(values), iter_points(cfg, base, values)
+            cpu["client_resolve"] += clock() - t0
+        if on_start:
+            on_start(total, stored_count(out))
         while first_error is None:
             t0 = clock()
             p = next(source, None)
@@ -528,6 +577,9 @@ def run_sweep(cfg: SweepConfig, base: Path, out: Path, *, workers: int = 1,
                 if t.key in waiters:
                     waiters[t.key].append(p)
                     missing[p.index] += 1
+                elif t.key in unclaimed:
+                    frames[t.key] = unclaimed.pop(t.key)
+                    store.write(t.key, frames[t.key])
                 elif t.key not in frames:
                     if store.finished(t.key):
                         rows = store.read(t.key)
@@ -544,9 +596,7 @@ def run_sweep(cfg: SweepConfig, base: Path, out: Path, *, workers: int = 1,
                 finish_point(p)
             cpu["client_store"] += clock() - t0
             for t in new:
-                while runner.in_flight >= runner.slots:
-                    collect(runner.finished(block=True))
-                runner.submit(t.key, t.run)
+                submit(t)
             collect(runner.finished(block=False))
         while first_error is None and runner.in_flight:
             collect(runner.finished(block=True))
@@ -562,10 +612,11 @@ def run_sweep(cfg: SweepConfig, base: Path, out: Path, *, workers: int = 1,
     write_tables(out, table, failures)
     cpu["client_tables"] = clock() - t0
     cpu["client_total"] = clock() - started
+    wall["tables_written"] = time.perf_counter() - begun
     if first_error is not None:
         raise PointError(first_error)
     return SweepResult(table=table, failures=failures, computed=store.written, reused=reused,
-                       cpu_s=cpu)
+                       cpu_s=cpu, wall_s=wall)
 
 
 def write_tables(out: Path, table: pd.DataFrame, failures: pd.DataFrame) -> None:
