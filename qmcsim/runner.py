@@ -151,6 +151,17 @@ def simulate_system(run: ResolvedRun, system: ResolvedSystem, placement: Placeme
     memories: dict[str, Memory] = build_memories(simpy.Environment(), placement.hardware)
     cold_start = simulate_cold_start(system, placement, memories)
     start_phase(memories, simpy.Environment())   # idle until the first prompt
+    trace, external = simulate_inference(run, system, placement, memories, on_step)
+    return SystemResult(system=system, placement=placement, trace=trace,
+                        external_memories=external, cold_start=cold_start)
+
+
+def simulate_inference(run: ResolvedRun, system: ResolvedSystem, placement: Placement,
+                       memories: dict[str, Memory],
+                       on_step: Callable[[Step], None] | None = None
+                       ) -> tuple[SystemTrace, frozenset[str]]:
+    """The inference phase on `memories`, idle at time zero of their Environment: the
+    simulated trace and the names of the external memories."""
     stored = stored_trace_path(run)
     steps: Iterable[Step]
     if stored is not None:
@@ -165,20 +176,11 @@ def simulate_system(run: ResolvedRun, system: ResolvedSystem, placement: Placeme
                     include_static=run.config.accounting == "full",
                     decode_stride=decode_stride(run.config.workload))
     trace = replay.run(steps, on_step=on_step)
-    external = frozenset(m for m, mem in memories.items() if mem.is_external)
-    return SystemResult(system=system, placement=placement, trace=trace,
-                        external_memories=external, cold_start=cold_start)
+    return trace, frozenset(m for m, mem in memories.items() if mem.is_external)
 
 
-@dataclass(frozen=True, kw_only=True)
-class _Simulated:
-    """What a worker sends back: the parent keeps its own system and placement objects."""
-
-    trace: SystemTrace
-    external_memories: frozenset[str]
-    cold_start: ColdStart
-
-
+# what a worker sends back is a trace or a cold start: the parent keeps its own system and
+# placement objects
 # a worker process's run and placements, handed over at fork (not pickled) by _adopt
 _WORKER: dict[str, object] = {}
 
@@ -187,15 +189,29 @@ def _adopt(run: ResolvedRun, placements: dict[str, Placement]) -> None:
     _WORKER.update(run=run, placements=placements)
 
 
-def _simulate_in_worker(name: str) -> _Simulated:
+def _worker_system(name: str) -> tuple[ResolvedRun, ResolvedSystem, Placement]:
     run = _WORKER["run"]
     placements = _WORKER["placements"]
     if not isinstance(run, ResolvedRun) or not isinstance(placements, dict):
         raise InternalError("a run worker started without its run")
     system = next(s for s in run.systems if s.name == name)
-    r = simulate_system(run, system, placements[name])
-    return _Simulated(trace=r.trace, external_memories=r.external_memories,
-                      cold_start=r.cold_start)
+    return run, system, placements[name]
+
+
+def _cold_start_in_worker(name: str) -> ColdStart:
+    """Power-on on memories of its own: a phase ends idle and the next starts from the idle
+    state of new memories (`Memory.start_phase`), so power-on and inference are independent
+    and a worker can take each."""
+    _, system, placement = _worker_system(name)
+    memories = build_memories(simpy.Environment(), placement.hardware)
+    return simulate_cold_start(system, placement, memories)
+
+
+def _inference_in_worker(name: str) -> tuple[SystemTrace, frozenset[str]]:
+    run, system, placement = _worker_system(name)
+    memories = build_memories(simpy.Environment(), placement.hardware)
+    start_phase(memories, simpy.Environment())   # as after power-on: a new phase, idle
+    return simulate_inference(run, system, placement, memories)
 
 
 def simulate_systems(run: ResolvedRun, prepared: Sequence[tuple[ResolvedSystem, Placement]],
@@ -216,12 +232,16 @@ def simulate_systems(run: ResolvedRun, prepared: Sequence[tuple[ResolvedSystem, 
                 on_system(system.name, len(out[-1].trace.steps))
         return tuple(out)
     with worker_pool(workers, _adopt, (run, {s.name: p for s, p in prepared})) as pool:
-        futures = [pool.submit(_simulate_in_worker, s.name) for s, _ in prepared]
-        done: list[_Simulated] = []
-        for (system, _), future in zip(prepared, futures, strict=True):
-            done.append(future.result())
+        # power-on and inference are separate tasks (the FP16 system's weight load is as
+        # long as its inference), so two workers share one system's work
+        colds = [pool.submit(_cold_start_in_worker, s.name) for s, _ in prepared]
+        inferences = [pool.submit(_inference_in_worker, s.name) for s, _ in prepared]
+        done: list[SystemResult] = []
+        for (system, placement), cold, inference in zip(prepared, colds, inferences,
+                                                         strict=True):
+            trace, external = inference.result()
+            done.append(SystemResult(system=system, placement=placement, trace=trace,
+                                     external_memories=external, cold_start=cold.result()))
             if on_system is not None:
-                on_system(system.name, len(done[-1].trace.steps))
-    return tuple(SystemResult(system=s, placement=p, trace=d.trace,
-                              external_memories=d.external_memories, cold_start=d.cold_start)
-                 for (s, p), d in zip(prepared, done, strict=True))
+                on_system(system.name, len(trace.steps))
+    return tuple(done)

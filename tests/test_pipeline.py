@@ -58,15 +58,27 @@ def test_a_worker_s_typed_error_reaches_the_caller(monkeypatch):
     from qmcsim import runner
     from qmcsim.errors import SimulationError
 
-    real = runner.simulate_system
+    real = runner.simulate_inference
 
-    def failing(run, system, placement, on_step=None):
+    def failing(run, system, placement, memories, on_step=None):
         if system.name == "qmc":
             raise SimulationError("qmc: a transfer no memory completed")
-        return real(run, system, placement, on_step)
+        return real(run, system, placement, memories, on_step)
 
-    monkeypatch.setattr(runner, "simulate_system", failing)   # inherited by forked workers
+    monkeypatch.setattr(runner, "simulate_inference", failing)   # inherited by forked workers
     with pytest.raises(SimulationError, match="qmc: a transfer no memory completed"):
         qmcsim.run(TINY, SHORT, jobs=2)
     with pytest.raises(ConfigError, match="jobs"):
         qmcsim.run(TINY, SHORT, jobs=0)
+
+
+def test_power_on_and_inference_in_separate_workers_give_the_same_tables():
+    """With jobs > 1 a system's cold start (a weight load from Flash into DRAM) and its
+    inference run as separate tasks: every table must match the one-process run."""
+    config = Path(__file__).resolve().parents[1] / "hw_configs" / "hymba-qmc.yaml"
+    small = ["model=smollm2-135m", "workload.prompt_tokens=8", "workload.generate_tokens=2"]
+    serial = qmcsim.run(config, small, jobs=1)
+    forked = qmcsim.run(config, small, jobs=2)
+    loads = serial.summary.set_index("system")["cold_start_ms"]
+    assert loads["fp16"] > 0   # the FP16 system does load its weights
+    assert forked.files() == serial.files()
