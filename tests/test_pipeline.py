@@ -82,3 +82,34 @@ def test_power_on_and_inference_in_separate_workers_give_the_same_tables():
     loads = serial.summary.set_index("system")["cold_start_ms"]
     assert loads["fp16"] > 0   # the FP16 system does load its weights
     assert forked.files() == serial.files()
+
+
+
+def test_summary_figure_encoded_in_two_processes_matches_one(monkeypatch):
+    """`run` encodes the PNG here and the SVG in a forked child: the same bytes as encoding
+    both in one process, and the SVG is drawn here after all if the child fails."""
+    import io
+    import os
+
+    import pandas as pd
+
+    from qmcsim.commands import run as run_cmd
+    from qmcsim.plot import config_title, figure_files, run_summary, style
+
+    files = qmcsim.run(TINY, SHORT).files()
+    tables = {n.removesuffix(".csv"): pd.read_csv(io.BytesIO(d))
+              for n, d in files.items() if n.endswith(".csv")}
+    title = config_title(files["resolved_config.yaml"]) or ""
+    serial = figure_files({"summary": run_summary(tables, title)})
+    both = run_cmd.summary_figure_files(files)
+    assert list(both) == ["summary.png", "summary.svg"] and both == serial
+
+    parent, real = os.getpid(), style.save_figure
+
+    def child_fails(fig, stem, formats=("png", "svg")):
+        if os.getpid() != parent:
+            raise OSError("no space left on device")
+        return real(fig, stem, formats)
+
+    monkeypatch.setattr(style, "save_figure", child_fails)
+    assert run_cmd.summary_figure_files(files) == serial

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING
 
 from qmcsim.commands._common import add_set_argument
 
-if TYPE_CHECKING:   # pandas is imported when a command runs (start-up)
+if TYPE_CHECKING:   # pandas and matplotlib are imported when a command runs (start-up)
     import pandas as pd
+    from matplotlib.figure import Figure
 
 NAME = "run"
 HELP = "simulate every system of a run config and report against the baseline"
@@ -155,12 +156,48 @@ def summary_figure_files(files: dict[str, bytes]) -> dict[str, bytes]:
 
     import pandas as pd
 
+    from qmcsim.parallel import forks
     from qmcsim.plot import config_title, figure_files, run_summary
 
     title = config_title(files["resolved_config.yaml"]) or ""
     tables = {name.removesuffix(".csv"): pd.read_csv(io.BytesIO(data))
               for name, data in files.items() if name.endswith(".csv")}
-    return figure_files({"summary": run_summary(tables, title)})
+    fig = run_summary(tables, title)
+    if forks():
+        return _png_here_svg_in_a_child(fig)
+    return figure_files({"summary": fig})
+
+
+def _png_here_svg_in_a_child(fig: Figure) -> dict[str, bytes]:
+    """Both encodings of the summary at once on two cores: the SVG in a forked child, the
+    PNG here. Same bytes as one after the other (a test compares them); if the child fails,
+    the SVG is drawn here after all."""
+    import os
+
+    from qmcsim.plot.style import save_figure
+
+    stem = Path("summary")
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:   # the child: encode, send, leave without running the parent's exit code
+        status = 1
+        try:
+            os.close(read_end)
+            data = save_figure(fig, stem, ("svg",))["summary.svg"]
+            with os.fdopen(write_end, "wb") as sink:
+                sink.write(data)
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    out = save_figure(fig, stem, ("png",))
+    with os.fdopen(read_end, "rb") as pipe:
+        svg = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    if status != 0:
+        svg = save_figure(fig, stem, ("svg",))["summary.svg"]
+    out["summary.svg"] = svg
+    return out
 
 
 def render_report(name: str, model: str, params: int, accounting: str, baseline: str,
