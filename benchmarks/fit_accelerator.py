@@ -35,6 +35,8 @@ A joint fit of the launch gap with the efficiency is printed as a cross-check.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 import qmcsim.engine.simulate as sim
@@ -156,6 +158,25 @@ def with_dequant_class(base: ComputeParams, eta: float, instr: float) -> Compute
         "stream_efficiency": eff, "dequant_instructions_per_weight": instr})})
 
 
+def _best_on_grid(grid: list[tuple[float, float]], groups: list[Any]
+                  ) -> tuple[int, tuple[float, float], float, list[tuple[float, float]]]:
+    """Least squares of the relative errors over every (efficiency, instructions) of `grid`:
+    the number of cases, the best pair, its rms relative error and the pairs within 0.5 % of
+    that rms."""
+    sse = [sum(((predicted_ms(with_dequant_class(base, e, i), ops) - m) / m) ** 2
+               for _, base, rec in groups for _, _, m, ops in rec) for e, i in grid]
+    n = sum(len(rec) for _, _, rec in groups)
+    best = int(np.argmin(sse))
+    rms = (sse[best] / n) ** 0.5
+    near = [g for g, e in zip(grid, sse, strict=True) if (e / n) ** 0.5 <= rms + 0.005]
+    return n, grid[best], rms, near
+
+
+def _ranges(near: list[tuple[float, float]]) -> str:
+    return (f"efficiency {min(g[0] for g in near):.3f}-{max(g[0] for g in near):.3f}, "
+            f"instructions {min(g[1] for g in near):.1f}-{max(g[1] for g in near):.1f}")
+
+
 def joint_weight_only_fit() -> None:
     """Step 4: one (gemv_dequant efficiency, instructions per weight) for all Orins."""
     from qmcsim.config.loader import load_compute
@@ -166,37 +187,20 @@ def joint_weight_only_fit() -> None:
         rec = [r for r in record(f, phases=("decode", "prefill")) if r[1] != "fp16"]
         if rec:
             groups.append((f, load_compute(f.compute, file="fit", field_path="compute"), rec))
-    n = sum(len(rec) for _, _, rec in groups)
     prefill_ids = {c.id for f, _, _ in groups for c in f.cases if c.phase == "prefill"}
-
-    def err(eta: float, instr: float) -> float:
-        return sum(((predicted_ms(with_dequant_class(base, eta, instr), ops) - m) / m) ** 2
-                   for _, base, rec in groups for _, _, m, ops in rec)
 
     grid = [(e, i) for e in np.arange(0.60, 1.0001, 0.005) for i in np.arange(0.0, 14.01, 0.1)]
     decode_only = [(f, base, [r for r in rec if r[0] not in prefill_ids])
                    for f, base, rec in groups]
-    d_errs = [sum(((predicted_ms(with_dequant_class(base, e, i), ops) - m) / m) ** 2
-                  for _, base, rec in decode_only for _, _, m, ops in rec) for e, i in grid]
-    d_n = sum(len(rec) for _, _, rec in decode_only)
-    d_best = int(np.argmin(d_errs))
-    d_rms = (d_errs[d_best] / d_n) ** 0.5
-    d_near = [g for g, e in zip(grid, d_errs, strict=True) if (e / d_n) ** 0.5 <= d_rms + 0.005]
-    print(f"decode only, {d_n} cases: gemv_dequant stream_efficiency {grid[d_best][0]:.3f}, "
-          f"dequant_instructions_per_weight {grid[d_best][1]:.1f} (rms {100 * d_rms:.1f} %; "
-          f"within 0.5 %: efficiency {min(g[0] for g in d_near):.3f}-"
-          f"{max(g[0] for g in d_near):.3f}, instructions {min(g[1] for g in d_near):.1f}-"
-          f"{max(g[1] for g in d_near):.1f})")
-    errs = [err(e, i) for e, i in grid]
-    best = int(np.argmin(errs))
-    eta, instr = grid[best]
-    rms = (errs[best] / n) ** 0.5
-    near = [g for g, e in zip(grid, errs, strict=True) if (e / n) ** 0.5 <= rms + 0.005]
+    d_n, (d_eta, d_instr), d_rms, d_near = _best_on_grid(grid, decode_only)
+    print(f"decode only, {d_n} cases: gemv_dequant stream_efficiency {d_eta:.3f}, "
+          f"dequant_instructions_per_weight {d_instr:.1f} (rms {100 * d_rms:.1f} %; "
+          f"within 0.5 %: {_ranges(d_near)})")
+    n, (eta, instr), rms, near = _best_on_grid(grid, groups)
     print(f"joint weight-only fit over {n} cases ({', '.join(f.compute for f, _, _ in groups)}): "
           f"gemv_dequant stream_efficiency {eta:.3f}, dequant_instructions_per_weight "
           f"{instr:.1f} (rms relative error {100 * rms:.1f} %; within 0.5 % of it: "
-          f"efficiency {min(g[0] for g in near):.3f}-{max(g[0] for g in near):.3f}, "
-          f"instructions {min(g[1] for g in near):.1f}-{max(g[1] for g in near):.1f})")
+          f"{_ranges(near)})")
     for f, base, rec in groups:
         shipped = base.kernels
         assert shipped is not None

@@ -47,12 +47,7 @@ def test_sigterm_during_trace_leaves_no_temporary_file(tmp_path: Path, capsys) -
     """A killed `trace` (SIGTERM) removes its temporary file and keeps the earlier trace."""
     assert main([*TRACE, "-o", str(tmp_path / "t.parquet")]) == 0
     before = list(read_steps(tmp_path / "t.parquet"))
-    proc = start(tmp_path, "trace", "--model", "smollm2-135m", "--prompt", "64",
-                 "--generate", "4000", "-o", "t.parquet")
-    deadline = time.monotonic() + 120
-    while not any(p.name.endswith(".part") for p in tmp_path.iterdir()):
-        assert proc.poll() is None and time.monotonic() < deadline
-        time.sleep(0.05)
+    proc = _long_trace_writing(tmp_path)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
@@ -83,18 +78,9 @@ def test_results_folders_and_files_get_ordinary_permissions(tmp_path):
 def test_sigkill_leftovers_are_removed_by_the_next_write(tmp_path: Path) -> None:
     """SIGKILL leaves a process no chance to remove its temporary file; the next write into
     the same folder removes it (its writer is gone) and keeps a live writer's."""
-    import os
-    import subprocess
-    import sys
-
     from qmcsim.results import write_results_folder
 
-    proc = start(tmp_path, "trace", "--model", "smollm2-135m", "--prompt", "64",
-                 "--generate", "4000", "-o", "t.parquet")
-    deadline = time.monotonic() + 120
-    while not any(p.name.endswith(".part") for p in tmp_path.iterdir()):
-        assert proc.poll() is None and time.monotonic() < deadline
-        time.sleep(0.05)
+    proc = _long_trace_writing(tmp_path)
     proc.kill()
     proc.communicate(timeout=60)
     left = [p.name for p in tmp_path.iterdir()]
@@ -112,3 +98,14 @@ def test_sigkill_leftovers_are_removed_by_the_next_write(tmp_path: Path) -> None
         (folder / "summary.csv").write_bytes(b"half\n")
     write_results_folder(tmp_path / "res", "run", {"a.csv": b"x\n"})
     assert sorted(p.name for p in (tmp_path / "res").iterdir()) == [live.name, "run-001"]
+
+
+def _long_trace_writing(tmp_path: Path) -> subprocess.Popen[str]:
+    """A `trace` long enough to be caught mid-write: returns once its temporary file exists."""
+    proc = start(tmp_path, "trace", "--model", "smollm2-135m", "--prompt", "64",
+                 "--generate", "4000", "-o", "t.parquet")
+    deadline = time.monotonic() + 120
+    while not any(p.name.endswith(".part") for p in tmp_path.iterdir()):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    return proc

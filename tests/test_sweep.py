@@ -199,18 +199,8 @@ def test_points_stream_and_the_table_equals_the_rows_built_point_by_point(tmp_pa
     from qmcsim.sweep.store import PointStore
 
     events: list[str] = []
-    resolve, simulate = execute.resolve_point, execute.simulate_point
-
-    def recorded(cfg, base, index, values, cache=None):
-        events.append(f"resolve {index}")
-        return resolve(cfg, base, index, values, cache)
-
-    def simulated(run):
-        events.append(f"simulate {run.systems[0].name}")
-        return simulate(run)
-
-    monkeypatch.setattr(execute, "resolve_point", recorded)
-    monkeypatch.setattr(execute, "simulate_point", simulated)
+    resolve = execute.resolve_point
+    _record_resolve_and_simulate(monkeypatch, execute, events)
     cfg, base = load_sweep(_sweep(tmp_path, [0.2, 0.4, 0.2]))   # point 2 repeats point 0
     result = run_sweep(cfg, base, tmp_path / "res", on_point=lambda: events.append("done"))
     # each point is resolved after the previous one ran (not all points first); the baseline
@@ -239,22 +229,13 @@ def test_shared_systems_run_while_the_points_are_drawn(tmp_path, monkeypatch):
     from qmcsim.sweep import execute, load_sweep, run_sweep
 
     events: list[str] = []
-    resolve, simulate, draw = execute.resolve_point, execute.simulate_point, execute.points
-
-    def recorded(cfg, base, index, values, cache=None):
-        events.append(f"resolve {index}")
-        return resolve(cfg, base, index, values, cache)
-
-    def simulated(run):
-        events.append(f"simulate {run.systems[0].name}")
-        return simulate(run)
+    draw = execute.points
 
     def drawn(cfg):
         events.append("draw points")
         return draw(cfg)
 
-    monkeypatch.setattr(execute, "resolve_point", recorded)
-    monkeypatch.setattr(execute, "simulate_point", simulated)
+    _record_resolve_and_simulate(monkeypatch, execute, events)
     monkeypatch.setattr(execute, "points", drawn)
     cfg, base = load_sweep(_rho_sweep(tmp_path, [0.2, 0.4, 0.2]))
     result = run_sweep(cfg, base, tmp_path / "ahead", on_point=lambda: events.append("done"))
@@ -300,3 +281,19 @@ def test_a_shared_task_no_valid_point_claims_is_not_stored(tmp_path):
     with pytest.raises(PointError, match="point 0"):
         run_sweep(cfg, base, tmp_path / "res", workers=2)
     assert not (tmp_path / "res").exists()
+
+
+def _record_resolve_and_simulate(monkeypatch, execute, events: list[str]) -> None:
+    """Wrap the sweep's point resolver and simulator so each call is logged in `events`."""
+    resolve, simulate = execute.resolve_point, execute.simulate_point
+
+    def recorded(cfg, base, index, values, cache=None):
+        events.append(f"resolve {index}")
+        return resolve(cfg, base, index, values, cache)
+
+    def simulated(run):
+        events.append(f"simulate {run.systems[0].name}")
+        return simulate(run)
+
+    monkeypatch.setattr(execute, "resolve_point", recorded)
+    monkeypatch.setattr(execute, "simulate_point", simulated)
