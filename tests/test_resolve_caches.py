@@ -62,3 +62,26 @@ def test_a_model_is_built_once_and_an_edited_config_json_again(tmp_path):
 def test_a_model_preset_is_built_once():
     where = {"file": "run.yaml", "field_path": "model"}
     assert load_model("opt-125m", **where) is load_model("opt-125m", **where)
+
+
+def test_last_used_keeps_the_most_recently_used_entries():
+    import pytest
+
+    from qmcsim.errors import InternalError
+    from qmcsim.lru import LastUsed
+
+    built: list[str] = []
+
+    def build(key: str):
+        return lambda: built.append(key) or key.upper()
+
+    memo: LastUsed[str, str] = LastUsed(2)
+    assert memo.get_or_build("a", build("a")) == "A"
+    memo.get_or_build("b", build("b"))
+    assert memo.get_or_build("a", build("a")) == "A"   # a hit, and now the most recent
+    memo.get_or_build("c", build("c"))                  # evicts b, the least recently used
+    assert list(memo) == ["a", "c"] and built == ["a", "b", "c"]
+    memo.get_or_build("b", build("b"))
+    assert built == ["a", "b", "c", "b"] and list(memo) == ["c", "b"]
+    with pytest.raises(InternalError, match="kept"):
+        LastUsed(0)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -14,14 +13,15 @@ from qmcsim.config.sourced import unwrap_sourced
 from qmcsim.config.checks import check_device
 from qmcsim.config.yamlio import format_loc, plain_number_problem, validation_to_config_error
 from qmcsim.errors import ConfigError
+from qmcsim.lru import LastUsed
 from qmcsim.memories.base import DeviceParams, technology
 
 
 # Validated presets, keyed by everything validation reads: the preset's merged mapping (so its
 # files' content), its path, the overrides and where they are written. A sweep resolves the
 # same presets for every point; a preset file that changes is a new key, never a stale hit.
-_VALIDATED: OrderedDict[str, DeviceParams] = OrderedDict()
 DEVICES_KEPT = 256
+_VALIDATED: LastUsed[str, DeviceParams] = LastUsed(DEVICES_KEPT)
 
 
 def load_device(name: str, overrides: dict[str, Any] | None = None, *, file: str,
@@ -30,15 +30,8 @@ def load_device(name: str, overrides: dict[str, Any] | None = None, *, file: str
     raw, path = load_raw_preset("devices", name, file=file, field_path=f"{field_path}.preset")
     key = json.dumps([raw, str(path), overrides, file, field_path], sort_keys=True,
                      default=repr)
-    params = _VALIDATED.get(key)
-    if params is None:
-        params = _validate(raw, path, overrides, file=file, field_path=field_path)
-        _VALIDATED[key] = params
-        if len(_VALIDATED) > DEVICES_KEPT:
-            _VALIDATED.popitem(last=False)
-    else:
-        _VALIDATED.move_to_end(key)
-    return params
+    return _VALIDATED.get_or_build(
+        key, lambda: _validate(raw, path, overrides, file=file, field_path=field_path))
 
 
 def _validate(raw: dict[str, Any], path: Path, overrides: dict[str, Any] | None, *,

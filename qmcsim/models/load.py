@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import OrderedDict
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from qmcsim.config.presets import load_raw_preset
 from qmcsim.errors import ConfigError
+from qmcsim.lru import LastUsed
 from qmcsim.models.hf import UnsupportedModel, build_model
 from qmcsim.models.shape import ModelShape
 
@@ -19,19 +18,8 @@ MAX_CONFIG_JSON_BYTES = 4 << 20   # Hugging Face config.json files are a few kB
 # Built shapes, keyed by what building reads: the preset's merged mapping or the config.json
 # bytes, and the path. A sweep loads the same model for every point; a file whose content
 # changes is a new key, never a stale hit.
-_BUILT: OrderedDict[str, ModelShape] = OrderedDict()
 MODELS_KEPT = 16
-
-
-def _cached(key: str, build: Callable[[], ModelShape]) -> ModelShape:
-    shape = _BUILT.get(key)
-    if shape is None:
-        shape = _BUILT[key] = build()
-        if len(_BUILT) > MODELS_KEPT:
-            _BUILT.popitem(last=False)
-    else:
-        _BUILT.move_to_end(key)
-    return shape
+_BUILT: LastUsed[str, ModelShape] = LastUsed(MODELS_KEPT)
 
 
 def load_model(spec: str, *, file: str, field_path: str,
@@ -43,7 +31,7 @@ def load_model(spec: str, *, file: str, field_path: str,
         return _from_config_json(path, file=file, field_path=field_path)
     raw, preset_file = load_raw_preset("models", spec, file=file, field_path=field_path)
     key = json.dumps(["preset", spec, str(preset_file), raw], sort_keys=True, default=repr)
-    return _cached(key, lambda: _from_preset(raw, spec, preset_file))
+    return _BUILT.get_or_build(key, lambda: _from_preset(raw, spec, preset_file))
 
 
 def _from_preset(raw: dict[str, Any], spec: str, preset_file: Path) -> ModelShape:
@@ -82,8 +70,8 @@ def _from_config_json(path: Path, *, file: str, field_path: str) -> ModelShape:
     if not isinstance(cfg, dict):
         raise ConfigError(str(path), "", "expected a JSON object")
     name = path.parent.name if path.name == "config.json" else path.stem
-    return _cached(json.dumps(["config.json", str(path), hashlib.sha256(data).hexdigest()]),
-                   lambda: _from_mapping(cfg, name, path))
+    key = json.dumps(["config.json", str(path), hashlib.sha256(data).hexdigest()])
+    return _BUILT.get_or_build(key, lambda: _from_mapping(cfg, name, path))
 
 
 def _from_mapping(cfg: dict[str, Any], name: str, path: Path) -> ModelShape:

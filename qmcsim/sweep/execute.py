@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -23,6 +22,7 @@ import simpy
 from qmcsim.config.loader import ResolvedRun, load_run
 from qmcsim.config.overrides import parse_path
 from qmcsim.errors import ConfigError, InternalError, QmcsimError
+from qmcsim.lru import LastUsed
 from qmcsim.results import csv_bytes
 from qmcsim.sweep.accuracy import AccuracyJob, resolve_seeds, summarize_point
 from qmcsim.sweep.config import SweepConfig
@@ -90,7 +90,7 @@ def system_config(resolved: dict[str, Any], index: int, name: str) -> dict[str, 
     return out
 
 
-PlacementCache = OrderedDict[str, Any]
+PlacementCache = LastUsed[str, Any]
 PLACEMENTS_KEPT = 32   # most recently used; a Hymba placement holds ~0.7 MB
 
 
@@ -98,6 +98,7 @@ def placements(run: ResolvedRun, cache: PlacementCache | None) -> list[tuple[Any
     """runner.prepare, with each system's placement reused across points whose system, devices,
     model, workload and accounting are the same (the baselines of most sweeps)."""
     import json
+    from functools import partial
 
     from qmcsim.placement import build_placement
     from qmcsim.runner import prepare
@@ -111,14 +112,10 @@ def placements(run: ResolvedRun, cache: PlacementCache | None) -> list[tuple[Any
                           run.model.name, run.model.source, run.file,
                           run.config.workload.model_dump(mode="json"), run.config.accounting],
                          sort_keys=True, default=str)
-        if key in cache:
-            cache.move_to_end(key)
-        else:
-            cache[key] = build_placement(s, run.model, run.config.workload,
-                                         run.config.accounting, file=run.file, layouts={})
-            if len(cache) > PLACEMENTS_KEPT:   # a varied system's placement is rarely reused
-                cache.popitem(last=False)
-        out.append((s, cache[key]))
+        # a varied system's placement is rarely reused: only the last PLACEMENTS_KEPT are kept
+        out.append((s, cache.get_or_build(key, partial(
+            build_placement, s, run.model, run.config.workload, run.config.accounting,
+            file=run.file, layouts={}))))
     return out
 
 
@@ -160,7 +157,7 @@ def iter_points(cfg: SweepConfig, base: Path, values: list[dict[str, Any]]
                 ) -> Iterator[SweepPoint]:
     """The points in sweep order, each resolved and validated when it is asked for, with
     placements reused across points."""
-    cache: PlacementCache = OrderedDict()
+    cache: PlacementCache = LastUsed(PLACEMENTS_KEPT)
     for i, v in enumerate(values):
         yield resolve_point(cfg, base, i, v, cache)
 
