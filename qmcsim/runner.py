@@ -179,9 +179,8 @@ def simulate_inference(run: ResolvedRun, system: ResolvedSystem, placement: Plac
     return trace, frozenset(m for m, mem in memories.items() if mem.is_external)
 
 
-# what a worker sends back is a trace or a cold start: the parent keeps its own system and
-# placement objects
-# a worker process's run and placements, handed over at fork (not pickled) by _adopt
+# a worker process's run and placements, handed over at fork (not pickled) by _adopt; a worker
+# sends back only a trace or a cold start (the parent keeps its own system and placement objects)
 _WORKER: dict[str, object] = {}
 
 

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 from qmcsim.commands._common import add_set_argument
 
 if TYPE_CHECKING:   # pandas and matplotlib are imported when a command runs (start-up)
+    import threading
+
     import pandas as pd
     from matplotlib.figure import Figure
 
@@ -53,8 +55,7 @@ def run(args: argparse.Namespace) -> int:
     resolved = load_run(args.config, args.overrides)
     check_output_folder(args.out, resolved.config.name)   # before any simulation
     jobs = args.jobs or usable_cores()
-    if jobs > 1 and len(resolved.systems) > 1:
-        warm_figure_imports()   # while the workers simulate
+    warming = warm_figure_imports() if jobs > 1 and len(resolved.systems) > 1 else None
     if args.no_progress:   # and no tqdm import
         result = run_pipeline(resolved, jobs=jobs)
     else:
@@ -79,13 +80,15 @@ def run(args: argparse.Namespace) -> int:
     if notes:   # said in the resolved config too
         said = dict(result.resolved_config, warnings=notes)
         files["resolved_config.yaml"] = yaml.safe_dump(said, sort_keys=False).encode()
+    if warming is not None:   # done by now; joined so the figure's fork has one thread
+        warming.join()
     files.update(summary_figure_files(files))
     folder = write_results_folder(args.out, result.name, files)
     print(f"\nresults: {folder}")
     return 0
 
 
-def warm_figure_imports() -> None:
+def warm_figure_imports() -> threading.Thread:
     """Import matplotlib and the plot module in a thread: the main thread only waits for the
     worker processes meanwhile, so the summary figure's imports cost no wall time."""
     import threading
@@ -93,7 +96,9 @@ def warm_figure_imports() -> None:
     def load() -> None:
         import qmcsim.plot  # noqa: F401
 
-    threading.Thread(target=load, daemon=True).start()
+    thread = threading.Thread(target=load, daemon=True)
+    thread.start()
+    return thread
 
 
 # `count: auto` builds that are rarely what was meant (see build_warnings)
