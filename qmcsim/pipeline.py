@@ -11,14 +11,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from qmcsim.config.loader import ResolvedRun, load_run
 from qmcsim.errors import ConfigError
 from qmcsim.runner import SystemResult
 from qmcsim.trace.generate import Step
+
+if TYPE_CHECKING:   # imported by the tables' builders (report.py), after the simulation
+    import pandas as pd
 
 RESULT_FILES = ("resolved_config.yaml", "summary.csv", "per_step.csv", "traffic.csv",
                 "per_memory.csv", "footprint.csv", "contention.csv")
@@ -108,7 +109,8 @@ def run(config: str | Path | ResolvedRun, overrides: Sequence[str] = (), *,
         on_start: Callable[[int], None] | None = None,
         on_step: Callable[[Step], None] | None = None,
         jobs: int = 1,
-        on_system: Callable[[str, int], None] | None = None) -> RunResult:
+        on_system: Callable[[str, int], None] | None = None,
+        while_waiting: Callable[[], None] | None = None) -> RunResult:
     """Simulate a run config (a path, or one already loaded) and return its tables.
 
     `overrides` are `--set` assignments (`systems.qmc-3bit.format.rho=0.4`); `systems` keeps
@@ -116,7 +118,9 @@ def run(config: str | Path | ResolvedRun, overrides: Sequence[str] = (), *,
     `on_start(total_steps)` is called once everything is validated, `on_step(step)` after each
     simulated step. `jobs` > 1 simulates the systems in that many worker processes at once
     (same results, byte for byte); then `on_step` is not called, `on_system(name, steps)` is
-    as each system finishes. Raises the typed errors of qmcsim.errors on bad input."""
+    as each system finishes, and `while_waiting()` once the workers have started (the caller's
+    chance to use this process meanwhile). Raises the typed errors of qmcsim.errors on bad
+    input."""
     from qmcsim.report import summary_table
     from qmcsim.config.checks import check_prepared
     from qmcsim.runner import (check_stored_trace, prepare, resolved_config, simulate_systems,
@@ -144,7 +148,7 @@ def run(config: str | Path | ResolvedRun, overrides: Sequence[str] = (), *,
     if jobs < 1:
         raise ConfigError(resolved.file, "jobs", f"a number of worker processes >= 1 expected,"
                           f" got {jobs}")
-    results = simulate_systems(resolved, prepared, jobs, on_step, on_system)
+    results = simulate_systems(resolved, prepared, jobs, on_step, on_system, while_waiting)
     return RunResult(
         run=resolved, systems=results,
         summary=summary_table(list(results), resolved.baseline),

@@ -23,10 +23,12 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from qmcsim.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 CLI = "command line"
 RESULTS_SUFFIX = "-000"   # the run number appended to a run's name

@@ -215,7 +215,8 @@ def _inference_in_worker(name: str) -> tuple[SystemTrace, frozenset[str]]:
 
 def simulate_systems(run: ResolvedRun, prepared: Sequence[tuple[ResolvedSystem, Placement]],
                      jobs: int = 1, on_step: Callable[[Step], None] | None = None,
-                     on_system: Callable[[str, int], None] | None = None
+                     on_system: Callable[[str, int], None] | None = None,
+                     while_waiting: Callable[[], None] | None = None
                      ) -> tuple[SystemResult, ...]:
     """Every prepared system, in order. With jobs > 1 (and more than one system) they run in
     forked worker processes at once; each system's simulation is independent of the others
@@ -235,6 +236,8 @@ def simulate_systems(run: ResolvedRun, prepared: Sequence[tuple[ResolvedSystem, 
         # long as its inference), so two workers share one system's work
         colds = [pool.submit(_cold_start_in_worker, s.name) for s, _ in prepared]
         inferences = [pool.submit(_inference_in_worker, s.name) for s, _ in prepared]
+        if while_waiting is not None:   # the workers are forked by now
+            while_waiting()
         done: list[SystemResult] = []
         for (system, placement), cold, inference in zip(prepared, colds, inferences,
                                                          strict=True):

@@ -55,9 +55,13 @@ def run(args: argparse.Namespace) -> int:
     resolved = load_run(args.config, args.overrides)
     check_output_folder(args.out, resolved.config.name)   # before any simulation
     jobs = args.jobs or usable_cores()
-    warming = warm_figure_imports() if jobs > 1 and len(resolved.systems) > 1 else None
+    warming: list[threading.Thread] = []   # started once the workers are forked
+
+    def warm() -> None:
+        warming.append(warm_figure_imports())
+
     if args.no_progress:   # and no tqdm import
-        result = run_pipeline(resolved, jobs=jobs)
+        result = run_pipeline(resolved, jobs=jobs, while_waiting=warm)
     else:
         from tqdm import tqdm
 
@@ -66,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
                 bar.reset(total=total)
 
             result = run_pipeline(resolved, on_start=start, on_step=lambda _s: bar.update(),
-                                  jobs=jobs, on_system=lambda _n, steps: bar.update(steps))
+                                  jobs=jobs, on_system=lambda _n, steps: bar.update(steps),
+                                  while_waiting=warm)
     prepared = [(r.system, r.placement) for r in result.systems]
     notes = (build_warnings(result.run, prepared)
              + trace_workload_notes(result.run, check_stored_trace(result.run)))
@@ -80,8 +85,8 @@ def run(args: argparse.Namespace) -> int:
     if notes:   # said in the resolved config too
         said = dict(result.resolved_config, warnings=notes)
         files["resolved_config.yaml"] = yaml.safe_dump(said, sort_keys=False).encode()
-    if warming is not None:   # done by now; joined so the figure's fork has one thread
-        warming.join()
+    for thread in warming:   # done by now; joined so the figure's fork has one thread
+        thread.join()
     files.update(summary_figure_files(files))
     folder = write_results_folder(args.out, result.name, files)
     print(f"\nresults: {folder}")
@@ -89,8 +94,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def warm_figure_imports() -> threading.Thread:
-    """Import matplotlib and the plot module in a thread: the main thread only waits for the
-    worker processes meanwhile, so the summary figure's imports cost no wall time."""
+    """Import pandas, matplotlib and the plot module in a thread: the main thread only waits
+    for the worker processes meanwhile, so the tables' and the figure's imports cost no wall
+    time (started after the workers are forked: a fork must not copy a half-done import)."""
     import threading
 
     def load() -> None:

@@ -1,5 +1,5 @@
 """Fast mode's row-segment geometries are shared by every memory of one address mapping in
-the process (qmcsim/memories/dram/fast.py, _GeometryCache): a memory served from geometries
+the process (qmcsim/memories/dram/geometry.py, GeometryCache): a memory served from geometries
 another memory built gives the same results, request by request, as one that builds its own.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from dram_helpers import load
 
-from qmcsim.memories.dram import fast
+from qmcsim.memories.dram import geometry
 from qmcsim.memories.dram.fast import FastChannels
 from qmcsim.memories.dram.mapping import AddressMapping
 
@@ -46,7 +46,7 @@ def test_shared_geometries_give_the_results_of_built_ones(controller: dict) -> N
     mapping = AddressMapping.parse(params.controller.address_mapping,
                                    params.org.organisation(), 4)
     stream = _stream()
-    fast._GEOMETRIES.table(mapping).clear()
+    geometry.GEOMETRIES.table(mapping).clear()
     first = FastChannels(params, mapping)
     built = _serve(first, stream)
     second = FastChannels(params, mapping)   # every geometry from the cache
@@ -54,23 +54,23 @@ def test_shared_geometries_give_the_results_of_built_ones(controller: dict) -> N
            (stream[0][0] + stream[0][1] - 1) // mapping.org.burst_bytes)
     assert second._geometry(*key) is first._geometry(*key)
     assert _serve(second, stream) == built
-    fast._GEOMETRIES.table(mapping).clear()
+    geometry.GEOMETRIES.table(mapping).clear()
     assert _serve(FastChannels(params, mapping), stream) == built   # built again
 
 
 def test_geometry_cache_is_bounded() -> None:
-    params = load()
+    params = load(controller={"page_policy": "closed"})   # every segment kept
     mapping = AddressMapping.parse(params.controller.address_mapping,
                                    params.org.organisation(), 2)
-    cache = fast._GeometryCache(limit=3000)
+    cache = geometry.GeometryCache(limit=3000)
     table = cache.table(mapping)
     ch = FastChannels(params, mapping)
     g1 = ch._geometry(0, 4095)   # 64 segments of 64 bursts
     cache.add(table, (0, 4095), g1)
-    assert cache.held == len(g1.key) and table[(0, 4095)] is g1
+    assert cache.held == geometry.held_segments(g1) and table[(0, 4095)] is g1
     big = ch._geometry(0, 2**18 - 1)   # 4096 segments
     cache.add(table, (0, 2**18 - 1), big)   # more than the limit alone: not kept
-    assert (0, 2**18 - 1) not in table and cache.held == len(g1.key)
+    assert (0, 2**18 - 1) not in table and cache.held == geometry.held_segments(g1)
     for k in range(1, 60):   # fills up: emptied, then holds the newest
         cache.add(table, (k, k + 4095), ch._geometry(k, k + 4095))
         assert cache.held <= cache.limit

@@ -24,7 +24,10 @@ each other exactly by their share of the channel.
 Row-buffer outcomes are counted per row segment (the bursts of one request sharing channel,
 bank and row) with numpy, without enumerating bursts: a segment's first burst is a hit if its
 bank still holds that row (no refresh since), a conflict if another row is open, else a miss;
-the other bursts are hits, except one miss per refresh that interrupts the segment.
+the other bursts are hits, except one miss per refresh that interrupts the segment. With open
+pages and all-bank refresh, long requests are counted per refresh boundary instead (same
+counts, no per-segment arrays; `_outcomes_by_boundaries`, geometry.py): a bank's later segments
+open new rows, so only which boundaries fall inside a segment and which in a gap matters.
 """
 
 from __future__ import annotations
@@ -35,16 +38,24 @@ from functools import lru_cache
 
 import numpy as np
 
+from qmcsim.errors import InternalError
 from qmcsim.memories.dram.channel import compiled_timing, new_controller
 from qmcsim.memories.dram.controller import ChannelController, CompiledTiming
+from qmcsim.memories.dram.geometry import (
+    CAL_TURN_MAX_LOG2,
+    GEOMETRIES,
+    ChannelBits,
+    Geometry,
+    Segments,
+    build,
+    count_inside,
+)
 from qmcsim.memories.dram.mapping import AddressMapping
 from qmcsim.memories.dram.params import DramParams, timing_cycles
 
 CAL_BURSTS = 4096  # calibration stream length (bursts); 16 row stripes of the default mapping
 CAL_REFRESH_BURSTS = 16384  # long enough to cross ~10 all-bank refresh intervals
 CAL_TURN_LEAD = 512  # the stream a direction switch follows
-CAL_TURN_MAX_LOG2 = 11  # direction-switch costs for 1, 2, 4, ... 2048 bursts
-GEOMETRY_CACHE_SEGMENTS = 4_000_000  # memoised row segments per process (~31 bytes each)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -143,65 +154,6 @@ def _derive_costs_json(text: str) -> StreamCosts:
 
 
 @dataclass(frozen=True, kw_only=True)
-class _Geometry:
-    """A request's row segments in (channel, bank), position order; depends on the addresses
-    only, so it is computed once per distinct request (decode steps repeat every weight read)."""
-
-    n_ch: np.ndarray  # bursts per channel
-    ch: np.ndarray
-    bank: np.ndarray
-    key: np.ndarray  # channel x banks + bank
-    row: np.ndarray
-    prev_row: np.ndarray  # row of the previous segment (meaningful inside a bank group)
-    pos_first: np.ndarray  # position of the first / last burst within its channel's share
-    pos_last: np.ndarray
-    new_group: np.ndarray  # first segment of its bank
-    last_of: np.ndarray  # last segment of its bank
-    head: np.ndarray  # the channel's first burst
-    bursts: int
-    # derived once, used by every serve of the request
-    active: np.ndarray  # channels touched
-    mask: int  # their bit mask
-    multi: np.ndarray  # channels with more than one burst
-    turn_k: np.ndarray  # direction-switch table index: log2(bursts), capped
-    starts: np.ndarray  # bank key of each bank's first / last segment
-    ends: np.ndarray
-    last_rows: np.ndarray  # row of each bank's last segment
-    head_ch: np.ndarray  # channel of each head segment
-
-
-class _GeometryCache:
-    """Row segments of requests, per address mapping, shared by every memory of that mapping
-    in the process: a geometry depends on the addresses only, so the systems of a run and the
-    points of a sweep that put the same traffic at the same addresses (the KV cache of systems
-    with the same weights elsewhere, the cold start's load) build it once. Bounded: emptied
-    when full."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.held = 0  # segments held
-        self.tables: dict[AddressMapping, dict[tuple[int, int], _Geometry]] = {}
-
-    def table(self, mapping: AddressMapping) -> dict[tuple[int, int], _Geometry]:
-        return self.tables.setdefault(mapping, {})
-
-    def add(self, table: dict[tuple[int, int], _Geometry], key: tuple[int, int],
-            geo: _Geometry) -> None:
-        n = len(geo.key)
-        if n > self.limit:
-            return
-        if self.held + n > self.limit:
-            for t in list(self.tables.values()):
-                t.clear()
-            self.held = 0
-        table[key] = geo
-        self.held += n
-
-
-_GEOMETRIES = _GeometryCache(GEOMETRY_CACHE_SEGMENTS)
-
-
-@dataclass(frozen=True, kw_only=True)
 class FastResult:
     """One request through fast mode (cycles)."""
 
@@ -232,15 +184,10 @@ class FastChannels:
         self.group_of = np.zeros(self.banks_per_rank, dtype=np.int64)
         for k, grp in enumerate(groups):
             self.group_of[list(grp)] = k
-        # bit positions (within the burst index) of the column and channel fields
-        pos, where = 0, {}
-        widths = mapping.widths
-        for level in reversed(mapping.order):
-            where[level] = (pos, widths[level])
-            pos += widths[level]
-        self.co_lsb, self.co_w = where["Co"]
-        self.ch_lsb, self.ch_w = where["Ch"]
-        self._geo_cache = _GEOMETRIES.table(mapping)
+        self.bits = ChannelBits(mapping)
+        self._geo_cache = GEOMETRIES.table(mapping)
+        # row outcomes counted per refresh boundary need one epoch per channel (all banks)
+        self.by_boundaries = not self.closed_page and not self.per_bank
         c = self.c  # per direction (False: read, True: write)
         self._turn = {False: np.asarray(c.turn_wr), True: np.asarray(c.turn_rw)}
         self._firsts = {False: np.asarray(c.first_read, dtype=float),
@@ -260,39 +207,6 @@ class FastChannels:
         self.open_from = np.zeros(n)
         self.open_to = np.zeros(n)
 
-    # ---- address arithmetic
-    def _count_before(self, x: int) -> np.ndarray:
-        """Per channel: bursts j in [0, x) of that channel."""
-        lsb, w = self.ch_lsb, self.ch_w
-        ch = np.arange(self.n_ch)
-        full = (x >> (lsb + w)) << lsb
-        mid = (x >> lsb) & ((1 << w) - 1)
-        low = x & ((1 << lsb) - 1)
-        return full + np.where(mid > ch, 1 << lsb, np.where(mid == ch, low, 0))
-
-    def _compress(self, i: np.ndarray) -> np.ndarray:
-        """Index of burst i among the bursts of its channel."""
-        lsb, w = self.ch_lsb, self.ch_w
-        return ((i >> (lsb + w)) << lsb) | (i & ((1 << lsb) - 1))
-
-    def _segments(self, f: int, last: int) -> tuple[np.ndarray, ...]:
-        """Row segments of bursts [f, last]: first and last burst index, burst count."""
-        p, w = self.co_lsb, self.co_w
-        b = p + w
-        his = np.arange(f >> b, (last >> b) + 1, dtype=np.int64)
-        los = np.arange(1 << p, dtype=np.int64)
-        hi = np.repeat(his, len(los))
-        lo = np.tile(los, len(his))
-        co_f, lo_f = (f >> p) & ((1 << w) - 1), f & ((1 << p) - 1)
-        co_l, lo_l = (last >> p) & ((1 << w) - 1), last & ((1 << p) - 1)
-        co_min = np.where(hi == his[0], co_f + (lo < lo_f), 0)
-        co_max = np.where(hi == his[-1], co_l - (lo > lo_l), (1 << w) - 1)
-        ok = co_min <= co_max
-        hi, lo, co_min, co_max = hi[ok], lo[ok], co_min[ok], co_max[ok]
-        first = (hi << b) | (co_min << p) | lo
-        lastb = (hi << b) | (co_max << p) | lo
-        return first, lastb, co_max - co_min + 1
-
     def _epoch(self, bank: np.ndarray, t: np.ndarray) -> np.ndarray:
         """Refreshes that have closed `bank` by cycle t."""
         grid = self.c.refresh_grid
@@ -304,49 +218,23 @@ class FastChannels:
         return np.maximum(0, (k - 1 - j + n) // n)
 
     # ---- the address geometry of one request (state-free, memoised)
-    def _geometry(self, f: int, last: int) -> _Geometry:
-        """Row segments of bursts [f, last], sorted by (channel, bank) then position."""
+    def _geometry(self, f: int, last: int) -> Geometry:
+        """The geometry of bursts [f, last] (`qmcsim.memories.dram.geometry`)."""
         key_ = (f, last)
         geo = self._geo_cache.get(key_)
-        if geo is not None:
-            return geo
-        bb = self.mapping.org.burst_bytes
-        n_ch = self._count_before(last + 1) - self._count_before(f)
-        first, lastb, nb = self._segments(f, last)
-        ch, bank, row, _ = self.mapping.decode(first * bb)
-        base = self._count_before(f)
-        pos_first = self._compress(first) - base[ch]
-        pos_last = self._compress(lastb) - base[ch]
-        key = ch * self.n_banks + bank
-        # segments come in address order, so within a channel in position order: a stable
-        # sort by bank key alone (radix sort for 16-bit keys) gives (bank, position) order
-        kdt = np.int16 if self.n_ch * self.n_banks < 2**15 else np.int64
-        srt = np.argsort(key.astype(kdt), kind="stable")
-        k_s = key[srt]
-        new_group = np.ones(len(k_s), dtype=bool)
-        new_group[1:] = k_s[1:] != k_s[:-1]
-        last_of = np.ones(len(k_s), dtype=bool)
-        last_of[:-1] = k_s[1:] != k_s[:-1]
-        row_s = row[srt]
-        prev_row = np.empty_like(row_s)
-        prev_row[1:] = row_s[:-1]
-        pos_first_s = pos_first[srt]
-        i32 = np.int32  # compact: the cache holds a whole decode step's segments
-        ch_s = ch[srt].astype(i32)
-        head = pos_first_s == 0
-        active = n_ch > 0
-        turn_k = np.minimum(np.log2(np.maximum(n_ch, 1)).astype(np.int64), CAL_TURN_MAX_LOG2)
-        geo = _Geometry(n_ch=n_ch, ch=ch_s, bank=bank[srt].astype(i32),
-                        key=k_s.astype(i32), row=row_s.astype(i32),
-                        prev_row=prev_row.astype(i32), pos_first=pos_first_s.astype(i32),
-                        pos_last=pos_last[srt].astype(i32),
-                        new_group=new_group, last_of=last_of, head=head,
-                        bursts=int(nb.sum()), active=active,
-                        mask=int((active.astype(np.int64) << np.arange(self.n_ch)).sum()),
-                        multi=n_ch > 1, turn_k=turn_k, starts=k_s[new_group],
-                        ends=k_s[last_of], last_rows=row_s[last_of], head_ch=ch_s[head])
-        _GEOMETRIES.add(self._geo_cache, key_, geo)
+        if geo is None:
+            geo = build(self.bits, f, last, spans=self.by_boundaries)
+            if geo.segments is None and not self._gaps_fit(geo.max_gap):
+                geo = build(self.bits, f, last, spans=False)
+            GEOMETRIES.add(self._geo_cache, key_, geo)
         return geo
+
+    def _gaps_fit(self, max_gap: int) -> bool:
+        """No gap between two segments of a bank can hold two refresh boundaries."""
+        c = self.c
+        if not c.refresh_grid:
+            return True
+        return max_gap + 2 < c.refresh_grid / max(c.r_read, c.r_write) - 2
 
     # ---- one request
     def serve(self, address: int, nbytes: int, is_write: bool, arrival: int) -> FastResult:
@@ -360,7 +248,6 @@ class FastChannels:
         fill = c.fill_write if is_write else c.fill_read
         turn = np.where(self.last_write == is_write, 0.0,
                         self._turn[is_write][g.turn_k])
-        firsts = c.first_write if is_write else c.first_read
         behind = self.free + r + np.where(self.used, turn, 0.0)
         extra = np.where(g.multi, fill, 0.0)
         # an idle channel may still be refreshing
@@ -372,36 +259,28 @@ class FastChannels:
                 delay = np.where(self.free < due,
                                  np.maximum(0.0, due + c.refresh_busy - arrival), 0)
 
-        # row-buffer outcome of each segment, with first-data estimates from an idle-bank start
-        # (segments in (channel, bank), position order: each follows the previous one of its
-        # bank, the first of a bank follows the bank's state)
-        est_first = np.maximum(idle_start + delay + firsts[1] + extra, behind)
-        at = est_first[g.ch]
-        t0 = at + g.pos_first * r
-        t1 = at + g.pos_last * r
-        e0 = self._epoch(g.bank, t0) if c.refresh_grid else np.zeros(len(t0))
-        e1 = self._epoch(g.bank, t1) if c.refresh_grid else e0
-        starts = g.starts
-        kind = np.ones(len(t0), dtype=np.int64)  # 0 hit, 1 miss, 2 conflict
-        if not self.closed_page:
-            prev_row = g.prev_row.copy()
-            prev_ep = np.empty_like(e1)
-            prev_ep[1:] = e1[:-1]
-            prev_row[g.new_group] = self.bank_row[starts]
-            prev_ep[g.new_group] = self.bank_epoch[starts]
-            still_open = (prev_row >= 0) & (prev_ep == e0)
-            kind[:] = np.where(still_open, np.where(prev_row == g.row, 0, 2), 1)
-        reopen = int((e1 - e0).sum()) if c.refresh_grid else 0
-        misses = int(np.count_nonzero(kind == 1)) + reopen
-        conflicts = int(np.count_nonzero(kind == 2))
+        # row-buffer outcomes, with first-data estimates from an idle-bank start
+        est_first = np.maximum(idle_start + delay + self._firsts[is_write][1] + extra, behind)
+        f = address // bb
+        counted = None
+        if g.segments is None:
+            counted = self._outcomes_by_boundaries(g, est_first, r)
+        if counted is None:
+            segs = g.segments
+            if segs is None:  # boundaries too close for this request's gaps: every segment
+                segs = build(self.bits, f, (address + nbytes - 1) // bb, spans=False).segments
+                if segs is None:
+                    raise InternalError("fast mode: a geometry built without spans has none")
+            counted = self._outcomes_by_segments(g, segs, est_first, r)
+        misses, conflicts, head_kind, last_epoch = counted
         hits = g.bursts - misses - conflicts
         # bank state after the request: each bank's last segment
         self.bank_row[g.ends] = -1 if self.closed_page else g.last_rows
-        self.bank_epoch[g.ends] = e1[g.last_of]
+        self.bank_epoch[g.ends] = last_epoch
 
         # channel timing: first burst by its row state, then in-order at r cycles per burst
         first_kind = np.ones(self.n_ch, dtype=np.int64)
-        first_kind[g.head_ch] = kind[g.head]
+        first_kind[g.head_ch] = head_kind
         lat = self._firsts[is_write][first_kind]
         first_done = np.maximum(idle_start + delay + lat + extra, behind)
         done = first_done + (n_ch - 1) * r
@@ -443,6 +322,95 @@ class FastChannels:
                           done_cycle=int(np.ceil(done[active].max())),
                           channels=g.mask,
                           hits=hits, misses=misses, conflicts=conflicts)
+
+    def _first_outcomes(self, g: Geometry, e0_first: np.ndarray) -> np.ndarray:
+        """0 hit, 1 miss, 2 conflict for each bank's first segment, from the bank's state."""
+        if self.closed_page:
+            return np.ones(len(g.starts), dtype=np.int64)
+        prev_row = self.bank_row[g.starts]
+        still_open = (prev_row >= 0) & (self.bank_epoch[g.starts] == e0_first)
+        return np.where(still_open, np.where(prev_row == g.first_row, 0, 2), 1)
+
+    def _outcomes_by_segments(self, g: Geometry, s: Segments, est_first: np.ndarray,
+                              r: float) -> tuple[int, int, np.ndarray, np.ndarray]:
+        """Misses, conflicts, the head segments' outcomes and each bank's last epoch, one
+        segment at a time (segments in (channel, bank), position order: each follows the
+        previous one of its bank, the first of a bank follows the bank's state)."""
+        at = est_first[s.ch]
+        t0 = at + s.pos_first * r
+        t1 = at + s.pos_last * r
+        e0 = self._epoch(s.bank, t0) if self.c.refresh_grid else np.zeros(len(t0))
+        e1 = self._epoch(s.bank, t1) if self.c.refresh_grid else e0
+        kind = np.ones(len(t0), dtype=np.int64)  # 0 hit, 1 miss, 2 conflict
+        if not self.closed_page:
+            prev_row = s.prev_row.copy()
+            prev_ep = np.empty_like(e1)
+            prev_ep[1:] = e1[:-1]
+            prev_row[s.new_group] = self.bank_row[g.starts]
+            prev_ep[s.new_group] = self.bank_epoch[g.starts]
+            still_open = (prev_row >= 0) & (prev_ep == e0)
+            kind[:] = np.where(still_open, np.where(prev_row == s.row, 0, 2), 1)
+        reopen = int((e1 - e0).sum()) if self.c.refresh_grid else 0
+        misses = int(np.count_nonzero(kind == 1)) + reopen
+        conflicts = int(np.count_nonzero(kind == 2))
+        return misses, conflicts, kind[s.head], e1[s.last_of]
+
+    def _outcomes_by_boundaries(self, g: Geometry, est_first: np.ndarray, r: float
+                                ) -> tuple[int, int, np.ndarray, np.ndarray] | None:
+        """The same counts as `_outcomes_by_segments` from each bank's first and last segment
+        and the refresh boundaries the request crosses (None if two boundaries could fall in
+        one gap). Within a channel the epoch E(p) of burst position p is non-decreasing; P_k,
+        the first position of epoch k, splits the boundaries into those inside a segment
+        (p_first < P_k <= p_last: a re-opened row, counted with the sorted spans) and those
+        in a gap of a bank (the next segment of that bank misses instead of conflicting): a
+        bank's first-to-last epoch difference counts both."""
+        grid = self.c.refresh_grid
+        first_kind_e0: np.ndarray
+        if not grid:
+            e_first = np.zeros(len(g.starts))
+            kind_f = self._first_outcomes(g, e_first)
+            interior = g.n_segments - len(g.starts)
+            misses = int(np.count_nonzero(kind_f == 1))
+            conflicts = int(np.count_nonzero(kind_f == 2)) + interior
+            return misses, conflicts, kind_f[g.head_of_first], e_first
+        at_f = est_first[g.first_ch]
+        first_kind_e0 = np.floor_divide(at_f + g.first_pos * r, grid)
+        e_last = np.floor_divide(est_first[g.last_ch] + g.last_pos * r, grid)
+        # boundaries per active channel: epochs E(0) + 1 .. E(n - 1)
+        chans = np.flatnonzero(g.active)
+        at = est_first[chans]
+        e_lo = np.floor_divide(at, grid)
+        e_hi = np.floor_divide(at + (g.n_ch[chans] - 1) * r, grid)
+        counts = (e_hi - e_lo).astype(np.int64)
+        total = int(counts.sum())
+        inside = 0
+        if total:
+            ch_k = np.repeat(chans, counts)
+            at_k = np.repeat(at, counts)
+            offs = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+            k = np.repeat(e_lo, counts) + 1 + offs
+            p = np.ceil((k * grid - at_k) / r)
+            for _ in range(4):   # exact: the smallest p with E(p) >= k, by the same arithmetic
+                lower = np.floor_divide(at_k + (p - 1) * r, grid) >= k
+                higher = np.floor_divide(at_k + p * r, grid) < k
+                if not (lower.any() or higher.any()):
+                    break
+                p = p - lower + higher
+            else:
+                return None
+            pk = p.astype(np.int64)
+            if len(pk) > 1:
+                same = ch_k[1:] == ch_k[:-1]
+                if same.any() and int(np.diff(pk)[same].min()) <= g.max_gap:
+                    return None
+            inside = count_inside(self.bits, g, ch_k, pk)
+        kind_f = self._first_outcomes(g, first_kind_e0)
+        crossed = int((e_last - first_kind_e0).sum())  # in a segment or in a gap
+        in_gaps = crossed - inside
+        interior = g.n_segments - len(g.starts)
+        misses = int(np.count_nonzero(kind_f == 1)) + crossed
+        conflicts = int(np.count_nonzero(kind_f == 2)) + interior - in_gaps
+        return misses, conflicts, kind_f[g.head_of_first], e_last
 
     # ---- energy bookkeeping
     def open_cycles(self, now: int) -> float:
