@@ -121,7 +121,6 @@ def run(config: str | Path | ResolvedRun, overrides: Sequence[str] = (), *,
     as each system finishes, and `while_waiting()` once the workers have started (the caller's
     chance to use this process meanwhile). Raises the typed errors of qmcsim.errors on bad
     input."""
-    from qmcsim.report import summary_table
     from qmcsim.config.checks import check_prepared
     from qmcsim.runner import (check_stored_trace, prepare, resolved_config, simulate_systems,
                                total_steps)
@@ -149,6 +148,8 @@ def run(config: str | Path | ResolvedRun, overrides: Sequence[str] = (), *,
         raise ConfigError(resolved.file, "jobs", f"a number of worker processes >= 1 expected,"
                           f" got {jobs}")
     results = simulate_systems(resolved, prepared, jobs, on_step, on_system, while_waiting)
+    from qmcsim.report import summary_table   # pandas: not needed before the simulation
+
     return RunResult(
         run=resolved, systems=results,
         summary=summary_table(list(results), resolved.baseline),
