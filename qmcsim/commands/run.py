@@ -52,9 +52,15 @@ def run(args: argparse.Namespace) -> int:
 
     from qmcsim.parallel import usable_cores
 
-    resolved = load_run(args.config, args.overrides)
-    check_output_folder(args.out, resolved.config.name)   # before any simulation
     jobs = args.jobs or usable_cores()
+    if jobs > 1:   # the DRAM fast-mode calibration (in load_run's checks) on two cores
+        from qmcsim.memories.dram.fast import calibration_on_two_cores
+
+        with calibration_on_two_cores():
+            resolved = load_run(args.config, args.overrides)
+    else:
+        resolved = load_run(args.config, args.overrides)
+    check_output_folder(args.out, resolved.config.name)   # before any simulation
     warming: list[threading.Thread] = []   # started once the workers are forked
 
     def warm() -> None:

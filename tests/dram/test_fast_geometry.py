@@ -125,3 +125,27 @@ def test_boundaries_too_close_fall_back_to_segments(monkeypatch: pytest.MonkeyPa
     assert _served(counted, reqs) == _served(reference, reqs)
     spans = [g for g in counted._geo_cache.values() if g.segments is None]
     assert spans and min(g.max_gap for g in spans) > 1000 / counted.c.r_read
+
+
+def test_calibration_on_two_cores_gives_the_same_costs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The calibration's streams split between this process and a forked child give the same
+    costs as one process; a child that fails leaves its streams to this process."""
+    from qmcsim.memories.dram import fast
+
+    params = load(controller={"refresh": "per_bank"})
+    fast._derive_costs_json.cache_clear()
+    alone = fast.derive_costs(params)
+    forks = []
+    real_fork = fast.os.fork
+    monkeypatch.setattr(fast.os, "fork", lambda: forks.append(1) or real_fork())
+    monkeypatch.setattr(fast.threading, "active_count", lambda: 1)   # pytest-xdist's threads
+    fast._derive_costs_json.cache_clear()
+    with fast.calibration_on_two_cores():
+        assert fast.derive_costs(params) == alone
+    assert forks == [1]
+    fast._derive_costs_json.cache_clear()
+    monkeypatch.setattr(fast.pickle, "dump", lambda *a: 1 / 0)   # the child fails
+    with fast.calibration_on_two_cores():
+        assert fast.derive_costs(params) == alone
+    assert forks == [1, 1]
+    fast._derive_costs_json.cache_clear()

@@ -33,6 +33,12 @@ open new rows, so only which boundaries fall inside a segment and which in a gap
 from __future__ import annotations
 
 import json
+import os
+import pickle
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -106,6 +112,76 @@ def derive_costs(params: DramParams) -> StreamCosts:
     return _derive_costs_json(params.model_dump_json())
 
 
+# the calibration may run its streams in two processes (a forked child takes part of them):
+# set by the `run` command, which has a core to spare then; only in a one-thread process
+_TWO_PROCESSES: ContextVar[bool] = ContextVar("qmcsim_calibration_two_processes",
+                                              default=False)
+
+
+@contextmanager
+def calibration_on_two_cores() -> Iterator[None]:
+    """Within this block, a calibration forks a child for part of its streams (same
+    results: the streams are independent runs of the burst controller)."""
+    token = _TWO_PROCESSES.set(True)
+    try:
+        yield
+    finally:
+        _TWO_PROCESSES.reset(token)
+
+
+_Stream = tuple[tuple[tuple[int, bool], ...], str]   # (n bursts, is_write) parts, refresh mode
+
+
+def _calibration_streams(params: DramParams) -> list[_Stream]:
+    """Every stream run the calibration needs, in `_derive_costs_json`'s order."""
+    n, lead, m = CAL_BURSTS, CAL_TURN_LEAD, CAL_REFRESH_BURSTS
+    out: list[_Stream] = []
+    for w in (False, True):
+        out.append((((n, w), (n, w)), "off"))
+    for w in (False, True):
+        out.append((((lead, w),), "off"))
+        out += [(((lead, w), (2**k, not w)), "off") for k in range(CAL_TURN_MAX_LOG2 + 1)]
+    for w in (False, True):
+        out += [(((m, w),), params.controller.refresh), (((m, w),), "off")]
+    return out
+
+
+def _run_all(params: DramParams, streams: list[_Stream], timing: CompiledTiming
+             ) -> list[list[int]]:
+    def run(part: list[_Stream]) -> list[list[int]]:
+        return [_run_streams(params, list(parts), refresh, timing)[0]
+                for parts, refresh in part]
+
+    if not (_TWO_PROCESSES.get() and hasattr(os, "fork") and threading.active_count() == 1):
+        return run(streams)
+    # the child takes the three longest streams (~half the bursts), the parent the rest
+    order = sorted(range(len(streams)), key=lambda i: -sum(k for k, _ in streams[i][0]))
+    theirs = set(order[:3])
+    mine = [i for i in range(len(streams)) if i not in theirs]
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:   # the child: run, send, leave without running the parent's exit code
+        status = 1
+        try:
+            os.close(read_end)
+            with os.fdopen(write_end, "wb") as sink:
+                pickle.dump(run([streams[i] for i in sorted(theirs)]), sink)
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    done = dict(zip(mine, run([streams[i] for i in mine]), strict=True))
+    with os.fdopen(read_end, "rb") as pipe:
+        data = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    if status == 0:
+        done.update(zip(sorted(theirs), pickle.loads(data), strict=True))  # noqa: S301
+    else:   # the child failed: run its streams here after all
+        done.update(zip(sorted(theirs), run([streams[i] for i in sorted(theirs)]),
+                        strict=True))
+    return [done[i] for i in range(len(streams))]
+
+
 @lru_cache(maxsize=16)
 def _derive_costs_json(text: str) -> StreamCosts:
     params = DramParams.model_validate(json.loads(text))
@@ -117,9 +193,10 @@ def _derive_costs_json(text: str) -> StreamCosts:
     rcd_wr = v.get("nRCDWR", v["nRCD"])  # HBM3 may activate for writes faster
     first_wr = (v["nCWL"] + v["nBL"], rcd_wr + v["nCWL"] + v["nBL"],
                 v["nRPpb"] + rcd_wr + v["nCWL"] + v["nBL"])
+    done = iter(_run_all(params, _calibration_streams(params), timing))
     rates, fills = [], []
-    for is_write, first in ((False, first_rd), (True, first_wr)):
-        (d1, d2), _ = _run_streams(params, [(n, is_write), (n, is_write)], timing=timing)
+    for first in (first_rd, first_wr):
+        d1, d2 = next(done)
         r = (d2 - d1) / n
         rates.append(r)
         fills.append(d1 - first[1] - (n - 1) * r)
@@ -128,21 +205,18 @@ def _derive_costs_json(text: str) -> StreamCosts:
     # interleaves them): what is derived is the pair's total time beyond the first alone
     turns: list[tuple[float, ...]] = []
     for is_write in (False, True):
-        (alone,), _ = _run_streams(params, [(CAL_TURN_LEAD, is_write)], timing=timing)
+        (alone,) = next(done)
         table = []
         for k in range(CAL_TURN_MAX_LOG2 + 1):
-            (d1, d2), _ = _run_streams(params, [(CAL_TURN_LEAD, is_write),
-                                                (2**k, not is_write)], timing=timing)
+            d1, d2 = next(done)
             table.append(max(d1, d2) - alone - 2**k * rates[0 if is_write else 1])
         turns.append(tuple(table))
     turn_rw, turn_wr = turns
     refresh = params.controller.refresh
     grid = v[params.spec.refresh[refresh].interval]
     penalties = []
-    m = CAL_REFRESH_BURSTS
-    for is_write in (False, True):
-        (with_ref,), ctrl = _run_streams(params, [(m, is_write)], refresh, timing)
-        (without,), _ = _run_streams(params, [(m, is_write)], timing=timing)
+    for _ in (False, True):
+        (with_ref,), (without,) = next(done), next(done)
         crossed = with_ref // grid
         penalties.append((with_ref - without) / max(1, crossed))
     busy = 0 if params.spec.is_partial(refresh) else v["nRPab"] + v["nRFCab"]
