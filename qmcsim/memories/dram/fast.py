@@ -451,17 +451,17 @@ class FastChannels:
         first_kind_e0 = np.floor_divide(at_f + g.first_pos * r, grid)
         e_last = np.floor_divide(est_first[g.last_ch] + g.last_pos * r, grid)
         # boundaries per active channel: epochs E(0) + 1 .. E(n - 1)
-        chans = np.flatnonzero(g.active)
+        chans = g.chans
         at = est_first[chans]
         e_lo = np.floor_divide(at, grid)
-        e_hi = np.floor_divide(at + (g.n_ch[chans] - 1) * r, grid)
+        e_hi = np.floor_divide(at + g.last_index * r, grid)
         counts = (e_hi - e_lo).astype(np.int64)
         total = int(counts.sum())
         inside = 0
         if total:
             ch_k = np.repeat(chans, counts)
             at_k = np.repeat(at, counts)
-            offs = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+            offs = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)  # 0, 1, ..
             k = np.repeat(e_lo, counts) + 1 + offs
             p = np.ceil((k * grid - at_k) / r)
             for _ in range(4):   # exact: the smallest p with E(p) >= k, by the same arithmetic

@@ -48,8 +48,8 @@ class Segments:
 class Middle:
     """The full blocks between the two enumerated ends of a long request."""
 
-    lo: int  # first and last block (burst index >> block bits)
-    hi: int
+    start: np.ndarray  # per channel: its positions [start, end) lie in these blocks
+    end: np.ndarray
     inside: np.ndarray  # [channel, in-block position]: segments with first < position <= last
 
 
@@ -67,6 +67,8 @@ class Geometry:
     bursts: int
     n_segments: int
     active: np.ndarray  # channels touched
+    chans: np.ndarray  # their indices
+    last_index: np.ndarray  # their last burst's position (n_ch - 1)
     mask: int  # their bit mask
     multi: np.ndarray  # channels with more than one burst
     turn_k: np.ndarray  # direction-switch table index: log2(bursts), capped
@@ -228,6 +230,7 @@ class _Enumerated:
                                 head=pos_first_s == 0)
         return Geometry(
             n_ch=n_ch, base=base, bursts=bursts, n_segments=n_segments, active=active,
+            chans=np.flatnonzero(active), last_index=n_ch[active] - 1,
             mask=int((active.astype(np.int64) << np.arange(bits.n_ch)).sum()),
             multi=n_ch > 1,
             turn_k=np.minimum(np.log2(np.maximum(n_ch, 1)).astype(np.int64),
@@ -256,8 +259,10 @@ def _build_long(bits: ChannelBits, f: int, last: int) -> Geometry:
     n_mid = mid_hi - mid_lo + 1
     tail = _Enumerated(bits, f, t_first, t_last)
     max_gap = max(head.max_gap(), tail.max_gap())
-    middle = Middle(lo=mid_lo, hi=mid_hi, inside=_inside_table(bits, f, head, hi_f + 1,
-                                                               hi_f + period))
+    base = bits.count_before(f)
+    middle = Middle(start=bits.count_before(mid_lo << b) - base,
+                    end=bits.count_before((mid_hi + 1) << b) - base,
+                    inside=_inside_table(bits, f, head, hi_f + 1, hi_f + period))
     n_segments = len(h_first) + len(t_first) + n_mid * (1 << bits.co_lsb)
     return ends.geometry(bits, f, last, last - f + 1, n_segments, max_gap, middle,
                          keep_spans=True, firsts=head)
@@ -293,14 +298,11 @@ def count_inside(bits: ChannelBits, g: Geometry, ch: np.ndarray, pos: np.ndarray
     m = g.middle
     if m is None:
         return n
-    base = g.base
-    block = bits.expand(pos + base[ch], ch) >> bits.block_bits
-    mid = (block >= m.lo) & (block <= m.hi)
-    if mid.any():
-        c = ch[mid]
-        start = bits.count_before_in(block[mid] << bits.block_bits, c) - base[c]
-        n += int(m.inside[c, pos[mid] - start].sum())
-    return n
+    # a channel's positions in full blocks: the in-block position is the low bits of its
+    # compressed burst index (the table's length is a power of two)
+    offset = (pos + g.base[ch]) & (m.inside.shape[1] - 1)
+    in_mid = (pos >= m.start[ch]) & (pos < m.end[ch])
+    return n + int(np.where(in_mid, m.inside[ch, offset], 0).sum())
 
 
 class GeometryCache:
