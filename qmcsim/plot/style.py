@@ -203,7 +203,9 @@ def save_figure(fig: Figure, stem: Path, formats: Sequence[str] = ("png", "svg")
     for fmt in formats:
         buf = io.BytesIO()
         metadata: dict[str, object] = {"Software": None} if fmt == "png" else {"Date": None}
+        # PNG: zlib level 1 encodes ~3x faster than the default 6 for ~5 % more bytes
+        extra: dict[str, object] = {"pil_kwargs": {"compress_level": 1}} if fmt == "png" else {}
         with matplotlib.rc_context({"svg.hashsalt": "qmcsim", "svg.fonttype": "path"}):
-            fig.savefig(buf, format=fmt, dpi=SAVE_DPI, metadata=metadata)
+            fig.savefig(buf, format=fmt, dpi=SAVE_DPI, metadata=metadata, **extra)
         out[f"{stem.name}.{fmt}"] = buf.getvalue()
     return out
