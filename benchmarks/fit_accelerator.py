@@ -24,13 +24,15 @@ A joint fit of the launch gap with the efficiency is printed as a cross-check.
 4. (round h12b, a test of a hypothesis; printed, not applied by this script) the TensorRT /
    embedl weight-only class across devices: a JOINT fit of stream_efficiency.gemv_dequant and
    dequant_instructions_per_weight over the weight-only calibration cases without a runtime
-   in EVERY shipped validation file: decode (AGX Orin: the 3 INT4/INT8 cases of step 2; the
-   Orin NX and Orin Nano 15 W files: the one declared TensorRT-Edge-LLM row each) and prefill
-   (AGX Orin: the 3 TensorRT-LLM Llama-3-8B cases, kept as calibration "so that a later fit
-   has somewhere to come from"). Decode is memory-bound at any rate below ~5 instructions and
-   identifies the efficiency; prefill dequantises every weight once per 128-row tile and
-   identifies the rate. Each case is predicted with its own device's calibrated preset, one
-   pair of values for all devices. The decode-only fit is printed too.
+   or of a runtime that runs the TensorRT kernels (TENSORRT_RUNTIMES: trt-edge, whose
+   profiles only change the INT4 GEMM tile) in EVERY shipped validation file: decode (AGX
+   Orin: the 3 INT4/INT8 cases of step 2; the Orin NX and Orin Nano 15 W files: the one
+   declared TensorRT-Edge-LLM row each) and prefill (AGX Orin: the 3 TensorRT-LLM Llama-3-8B
+   cases, kept as calibration "so that a later fit has somewhere to come from"). Decode is
+   memory-bound at any rate below ~5 instructions and identifies the efficiency; prefill
+   dequantises every weight once per 128-row tile and identifies the rate. Each case is
+   predicted with its own device's preset (calibrated, or its trt-edge profile), one pair of
+   values for all devices. The decode-only fit is printed too.
 """
 
 from __future__ import annotations
@@ -42,7 +44,13 @@ import numpy as np
 import qmcsim.engine.simulate as sim
 from qmcsim.compute.kernels import OpWork, op_time_ns
 from qmcsim.compute.params import ComputeParams
-from qmcsim.compute.validation import DEFAULT_FILE, load_validation, run_cases
+from qmcsim.compute.validation import (
+    DEFAULT_FILE,
+    TENSORRT_RUNTIMES,
+    case_compute,
+    load_validation,
+    run_cases,
+)
 
 Recorded = list[tuple[OpWork, float]]
 
@@ -118,7 +126,7 @@ def main() -> None:
     for cid, _, measured, ops in cases:
         print(f"  {cid:28s} measured {measured:7.2f} ms  fitted {predicted_ms(fitted, ops):7.2f}")
     files = [load_validation(p) for p in sorted(DEFAULT_FILE.parent.glob("*.yaml"))]
-    for runtime in vf.runtimes:
+    for runtime in (r for r in vf.runtimes if r not in TENSORRT_RUNTIMES):
         # (validation file, its profile of this runtime, its calibration cases of it)
         groups = []
         for f in files:
@@ -184,9 +192,14 @@ def joint_weight_only_fit() -> None:
     groups = []
     for path in sorted(DEFAULT_FILE.parent.glob("*.yaml")):
         f = load_validation(path)
-        rec = [r for r in record(f, phases=("decode", "prefill")) if r[1] != "fp16"]
-        if rec:
-            groups.append((f, load_compute(f.compute, file="fit", field_path="compute"), rec))
+        # the cases without a runtime and those of runtimes that run the TensorRT kernels
+        # (their profiles change only sourced library properties), each with its preset
+        for runtime in (None, *sorted(TENSORRT_RUNTIMES & set(f.runtimes))):
+            rec = [r for r in record(f, runtime, phases=("decode", "prefill")) if r[1] != "fp16"]
+            if rec:
+                case = next(c for c in f.cases if c.id == rec[0][0])
+                preset = case_compute(f, case)
+                groups.append((f, load_compute(preset, file="fit", field_path="compute"), rec))
     prefill_ids = {c.id for f, _, _ in groups for c in f.cases if c.phase == "prefill"}
 
     grid = [(e, i) for e in np.arange(0.60, 1.0001, 0.005) for i in np.arange(0.0, 14.01, 0.1)]
@@ -197,7 +210,7 @@ def joint_weight_only_fit() -> None:
           f"dequant_instructions_per_weight {d_instr:.1f} (rms {100 * d_rms:.1f} %; "
           f"within 0.5 %: {_ranges(d_near)})")
     n, (eta, instr), rms, near = _best_on_grid(grid, groups)
-    print(f"joint weight-only fit over {n} cases ({', '.join(f.compute for f, _, _ in groups)}): "
+    print(f"joint weight-only fit over {n} cases ({', '.join(b.name for _, b, _ in groups)}): "
           f"gemv_dequant stream_efficiency {eta:.3f}, dequant_instructions_per_weight "
           f"{instr:.1f} (rms relative error {100 * rms:.1f} %; within 0.5 % of it: "
           f"{_ranges(near)})")

@@ -21,6 +21,7 @@ from qmcsim.compute.kernels import (
 )
 from qmcsim.compute.validation import (
     DEFAULT_FILE,
+    TENSORRT_RUNTIMES,
     case_compute,
     error_pct,
     load_validation,
@@ -182,7 +183,9 @@ def test_shipped_validation_file_is_well_formed():
         cases = [c for c in vf.cases if c.split == split and c.runtime is None]
         assert {c.format for c in cases} == {"fp16", "int4", "int8", "int4-channel"}
         assert {c.phase for c in cases} == {"decode", "prefill"}
-    for runtime in vf.runtimes:   # every runtime profile is fitted on its own decode cases
+    # every runtime profile with fitted kernels is fitted on its own decode cases (a TensorRT
+    # runtime's profile fits nothing: its cases join the TensorRT kernels' fit)
+    for runtime in (r for r in vf.runtimes if r not in TENSORRT_RUNTIMES):
         assert any(c.runtime == runtime and c.split == "calibration" and c.phase == "decode"
                    for c in vf.cases)
     assert all(vf.case_sources[c.id] for c in vf.cases)
@@ -235,6 +238,24 @@ def test_runtime_profile_changes_only_the_runtime_kernels(runtime):
     case = next(c for c in agx.cases if c.runtime == runtime)
     assert case_compute(agx, case) == agx.runtimes[runtime]
     assert case_compute(agx, agx.cases[0]) == agx.compute
+
+
+def test_trt_edge_profile_changes_only_the_gemm_tile():
+    """TensorRT-Edge-LLM runs the TensorRT weight-only kernels the calibrated preset was fitted
+    on: its profile on every device is that device's calibrated preset with the runtime's one
+    64-row INT4 GEMM tile (a sourced library property), and nothing fitted of its own."""
+    files = [load_validation(p) for p in sorted(DEFAULT_FILE.parent.glob("*.yaml"))]
+    files = [vf for vf in files if "trt-edge" in vf.runtimes]
+    assert {vf.compute for vf in files} == {"jetson-agx-orin-calibrated",
+                                            "jetson-orin-nx-16gb-calibrated",
+                                            "jetson-orin-nano-15w-calibrated"}
+    for vf in files:
+        base = load_compute(vf.compute, file="t", field_path="c").kernels
+        prof = load_compute(vf.runtimes["trt-edge"], file="t", field_path="c").kernels
+        assert base is not None and prof is not None
+        assert prof.tile_rows_choices() == (64,)
+        assert prof.model_copy(update={"gemm_tile_rows": base.gemm_tile_rows}) == base
+        assert all(c.runtime == "trt-edge" for c in vf.cases if "trt-edge-0.9" in c.id)
 
 
 def test_cases_measure_their_phase():
@@ -351,12 +372,12 @@ def _record_calibration(monkeypatch, path: Path, keep) -> list:
 
     monkeypatch.setattr(sim, "op_time_ns", spy)
     vf = load_validation(path)
-    base = load_compute(vf.compute, file="t", field_path="c")
     out = []
     for case in (c for c in vf.cases if c.split == "calibration" and keep(c)):
         log.clear()
         run_cases(vf, [case])
-        out.append((base, case.measured_ms, list(log)))
+        preset = load_compute(case_compute(vf, case), file="t", field_path="c")
+        out.append((preset, case.measured_ms, list(log)))
     return out
 
 
@@ -364,14 +385,15 @@ def _record_calibration(monkeypatch, path: Path, keep) -> list:
 def test_weight_only_numbers_are_the_joint_least_squares_optimum(monkeypatch):
     """The TensorRT / embedl weight-only class (stream efficiency of the dequantising GEMV,
     dequantisation instructions per weight) is one pair of values for all Orins, fitted on the
-    weight-only calibration cases without a runtime of every file (benchmarks/
-    fit_accelerator.py step 4): no neighbouring grid value fits them better."""
+    weight-only calibration cases without a runtime or of a TensorRT runtime (trt-edge) of
+    every file (benchmarks/fit_accelerator.py step 4): no neighbouring grid value fits them
+    better."""
     cases = [r for p in sorted(DEFAULT_FILE.parent.glob("*.yaml")) for r in
-             _record_calibration(monkeypatch, p, lambda c: c.runtime is None and
-                                 c.format != "fp16")]
+             _record_calibration(monkeypatch, p, lambda c: c.format != "fp16" and
+                                 (c.runtime is None or c.runtime in TENSORRT_RUNTIMES))]
     presets = {base.name for base, _, _ in cases}
-    assert presets == {"jetson-agx-orin-calibrated", "jetson-orin-nx-16gb-calibrated",
-                       "jetson-orin-nano-15w-calibrated"}
+    assert presets == {"jetson-agx-orin-calibrated", "jetson-orin-nx-16gb-trt-edge",
+                       "jetson-orin-nano-15w-trt-edge"}
     assert len(cases) == 8   # AGX: 3 decode + 3 prefill; NX and Nano 15 W: 1 decode each
     pairs = {(b.kernels.stream_efficiency.gemv_dequant, b.kernels.dequant_instructions_per_weight)
              for b, _, _ in cases}

@@ -33,6 +33,10 @@ _FROZEN = ConfigDict(frozen=True, extra="forbid")
 MEMORY = "main"   # the one memory instance of every validation system
 MEASURED = {"decode": "tokens_per_s", "prefill": "prefill_ms"}
 PREFILL_GOAL = "prefill"   # goals key of the per-case prefill goal
+# Runtimes whose kernels are the calibrated preset's TensorRT weight-only kernels: their
+# profiles only state sourced library properties (TensorRT-Edge-LLM: its INT4 GEMM tile), so
+# their cases are fitted together with the cases without a runtime (fit_accelerator step 4).
+TENSORRT_RUNTIMES = frozenset({"trt-edge"})
 
 
 class Case(BaseModel):
