@@ -317,3 +317,14 @@ def _record_resolve_and_simulate(monkeypatch, execute, events: list[str]) -> Non
 
     monkeypatch.setattr(execute, "resolve_point", recorded)
     monkeypatch.setattr(execute, "simulate_point", simulated)
+
+
+def test_dask_chunks_shrink_as_the_sweep_ends():
+    from qmcsim.sweep.execute import chunk_size
+
+    sizes, left = [], 53
+    while left:
+        sizes.append(chunk_size(left, threads=2, most=8))
+        left -= sizes[-1]
+    assert sizes == [8, 8, 8, 8, 6, 4, 3, 2, 2, 1, 1, 1, 1]   # 13 Dask tasks, not 53
+    assert chunk_size(1000, threads=64, most=8) == 8 and chunk_size(3, threads=2, most=8) == 1
