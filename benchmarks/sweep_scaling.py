@@ -217,7 +217,7 @@ def _cpu_model() -> str:
 
 
 def wall(sweeps: list[Path], runs: int, figure: Path | None, max_foreign: float,
-         attempts: int, compare: Path | None = None) -> None:
+         attempts: int, compare: Path | None = None, max_wait: float = 180.0) -> None:
     from qmcsim.sweep import load_sweep
     from qmcsim.sweep.sampling import points
 
@@ -252,7 +252,7 @@ def wall(sweeps: list[Path], runs: int, figure: Path | None, max_foreign: float,
                         out = folder / f"{label or 'this'}" / f"{sweep.stem}-{how}-{workers}-{r}"
                         shutil.rmtree(out, ignore_errors=True)
                         out.parent.mkdir(exist_ok=True)
-                        _wait_quiet()
+                        _wait_quiet(max_wait)
                         load = os.getloadavg()[0]
                         if how == "local":
                             took, other = _measured(
@@ -404,6 +404,9 @@ def main() -> None:
                          "CPU seconds than this is discarded and run again (default 1.0)")
     ap.add_argument("--attempts", type=int, default=4,
                     help="wall: at most this many tries per run (the last one is kept)")
+    ap.add_argument("--max-wait", type=float, default=180.0, metavar="S",
+                    help="wall: before each run, wait at most this long for the machine's "
+                         "other processes to use under 0.1 core (default 180)")
     ap.add_argument("--compare", type=Path, default=None, metavar="TREE",
                     help="wall: also run another checkout's qmcsim, interleaved (A/B)")
     args = ap.parse_args()
@@ -412,7 +415,8 @@ def main() -> None:
     if args.what == "phases":
         phases(sweeps[0], args.workers, args.dask)
     else:
-        wall(sweeps, args.runs, args.figure, args.max_foreign, args.attempts, args.compare)
+        wall(sweeps, args.runs, args.figure, args.max_foreign, args.attempts, args.compare,
+             args.max_wait)
 
 
 if __name__ == "__main__":
