@@ -32,6 +32,7 @@ import itertools
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -216,16 +217,52 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+Key = tuple[str, str, str, int]   # tree ("" = this one, "compare"), sweep, how, workers
+RUN_LINE = re.compile(r"round (\d+)/\d+ (compare )?(\S+) (local|dask) (\d+): ([\d.]+) s "
+                      r"\(load ([\d.]+), other processes ([\d.]+) CPU s\)")
+
+
+def _commit_of(tree: Path) -> str:
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=tree, text=True,
+                          capture_output=True).stdout.strip()
+
+
+def from_log(sweeps: list[Path], log: Path, runs: int, figure: Path | None,
+             compare: Path | None, started: str, max_foreign: float) -> None:
+    """The summary and figure of a `wall` run that was stopped, from its per-run lines on
+    stderr (rounds 1..runs; of a run tried again, the last try is the one kept, as `wall`
+    keeps it). points.csv was not compared: the folders went with the run."""
+    times: dict[Key, list[float]] = {}
+    loads: dict[Key, list[float]] = {}
+    foreign: dict[Key, list[float]] = {}
+    discarded: dict[Key, list[list[float]]] = {}
+    kept: dict[tuple[Key, int], list[float]] = {}
+    for line in log.read_text().splitlines():
+        m = RUN_LINE.match(line)
+        if m is None or int(m[1]) > runs:
+            continue
+        what: Key = ("compare" if m[2] else "", m[3], m[4], int(m[5]))
+        if (what, int(m[1])) in kept:
+            discarded.setdefault(what, []).append(kept[(what, int(m[1]))])
+        kept[(what, int(m[1]))] = [float(m[6]), float(m[8]), float(m[7])]
+    for (what, _), (took, other, load) in sorted(kept.items(), key=lambda kv: kv[0][1]):
+        times.setdefault(what, []).append(took)
+        loads.setdefault(what, []).append(load)
+        foreign.setdefault(what, []).append(other)
+    record: dict[str, object] = {
+        "started": started, "finished": f"stopped; rounds 1-{runs} of its log",
+        "commit": _commit_of(ROOT), "cpus": os.cpu_count(), "cpu": _cpu_model(), "runs": runs,
+        "goal": GOAL, "max_foreign_cpu_s": max_foreign, "sweeps": {}}
+    if compare:
+        record["compare"] = {"tree": str(compare.resolve()), "commit": _commit_of(compare),
+                             "sweeps": {}}
+    summarize(sweeps, record, times, loads, foreign, discarded, None, figure)
+
+
 def wall(sweeps: list[Path], runs: int, figure: Path | None, max_foreign: float,
          attempts: int, compare: Path | None = None, max_wait: float = 180.0) -> None:
-    from qmcsim.sweep import load_sweep
-    from qmcsim.sweep.sampling import points
-
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    def commit_of(tree: Path) -> str:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=tree, text=True,
-                              capture_output=True).stdout.strip()
-
+    commit_of = _commit_of
     commit = commit_of(ROOT)
     trees = {"": ROOT, **({"compare": compare.resolve()} if compare else {})}
     record: dict[str, object] = {
@@ -234,7 +271,6 @@ def wall(sweeps: list[Path], runs: int, figure: Path | None, max_foreign: float,
     if compare:
         record["compare"] = {"tree": str(trees["compare"]), "commit": commit_of(compare),
                              "sweeps": {}}
-    Key = tuple[str, str, str, int]   # tree, sweep, how, workers
     times: dict[Key, list[float]] = {}
     loads: dict[Key, list[float]] = {}
     foreign: dict[Key, list[float]] = {}
@@ -281,10 +317,22 @@ def wall(sweeps: list[Path], runs: int, figure: Path | None, max_foreign: float,
                     if o.name.count("-") == sweep.stem.count("-") + 3]
             first = (outs[0] / "points.csv").read_bytes()
             same[sweep.name] = all((o / "points.csv").read_bytes() == first for o in outs)
-    finished = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    record["finished"] = finished
-    print(f"{started} - {finished}, commit {commit}, {os.cpu_count()} CPUs ({_cpu_model()}), "
-          f"median of {runs} interleaved run(s) each")
+    record["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    summarize(sweeps, record, times, loads, foreign, discarded, same, figure)
+
+
+def summarize(sweeps: list[Path], record: dict[str, object], times: dict[Key, list[float]],
+              loads: dict[Key, list[float]], foreign: dict[Key, list[float]],
+              discarded: dict[Key, list[list[float]]], same: dict[str, bool] | None,
+              figure: Path | None) -> None:
+    """Print the tables (medians, speed-ups, the compared tree), write the record and the
+    figure; exit 1 if the points.csv of a sweep differed between runs."""
+    from qmcsim.sweep import load_sweep
+    from qmcsim.sweep.sampling import points
+
+    runs, compare = record["runs"], record.get("compare")
+    print(f"{record['started']} - {record['finished']}, commit {record['commit']}, "
+          f"{record['cpus']} CPUs ({record['cpu']}), median of {runs} interleaved run(s) each")
     for sweep in sweeps:
         n = len(points(load_sweep(sweep)[0]))
         rows = {}
@@ -307,8 +355,8 @@ def wall(sweeps: list[Path], runs: int, figure: Path | None, max_foreign: float,
                   f"{', '.join(f'{x:.2f}' for x in foreign[what])} | "
                   f"{len(discarded.get(what, []))} |")
         if compare:
-            print(f"\n{sweep.name}, against {trees['compare']} (commit "
-                  f"{record['compare']['commit']}), same rounds:")  # type: ignore[index]
+            print(f"\n{sweep.name}, against {compare['tree']} (commit "  # type: ignore[index]
+                  f"{compare['commit']}), same rounds:")  # type: ignore[index]
             print("| how | workers | wall s (median), compared tree | runs s | this tree / "
                   "compared | speed-up vs 1 worker, compared tree |\n|---|---|---|---|---|---|")
             theirs = {}
@@ -322,17 +370,19 @@ def wall(sweeps: list[Path], runs: int, figure: Path | None, max_foreign: float,
                                                                       how, workers)]}
                 print(f"| {how} | {workers} | {t:.2f} | {', '.join(f'{x:.2f}' for x in got)} "
                       f"| {ours / t:.3f} | {one / t:.2f}x |")
-            record["compare"]["sweeps"][sweep.name] = theirs  # type: ignore[index]
+            compare["sweeps"][sweep.name] = theirs  # type: ignore[index]
+        identical = None if same is None else same[sweep.name]
         print(f"points.csv byte-identical across all runs of {sweep.name}"
-              f"{' (both trees)' if compare else ''}: {same[sweep.name]}")
-        record["sweeps"][sweep.name] = {"points": n, "byte_identical": same[sweep.name],  # type: ignore[index]
+              f"{' (both trees)' if compare else ''}: "
+              f"{'not compared (from a log)' if identical is None else identical}")
+        record["sweeps"][sweep.name] = {"points": n, "byte_identical": identical,  # type: ignore[index]
                                         "configs": rows}
     if figure is not None:
         figure.mkdir(parents=True, exist_ok=True)
         (figure / "sweep-scaling.json").write_text(json.dumps(record, indent=1) + "\n")
         draw(record, figure / "sweep-scaling.png")
         print(f"figure: {figure / 'sweep-scaling.png'}; numbers: {figure / 'sweep-scaling.json'}")
-    if not all(same.values()):
+    if same is not None and not all(same.values()):
         sys.exit(1)
 
 
@@ -407,6 +457,10 @@ def main() -> None:
     ap.add_argument("--max-wait", type=float, default=180.0, metavar="S",
                     help="wall: before each run, wait at most this long for the machine's "
                          "other processes to use under 0.1 core (default 180)")
+    ap.add_argument("--from-log", type=Path, default=None, metavar="LOG",
+                    help="wall: do not run; summarize rounds 1..--runs of a stopped run from "
+                         "its stderr LOG (--started: when it started)")
+    ap.add_argument("--started", default="", help="wall --from-log: the run's start time")
     ap.add_argument("--compare", type=Path, default=None, metavar="TREE",
                     help="wall: also run another checkout's qmcsim, interleaved (A/B)")
     args = ap.parse_args()
@@ -414,6 +468,9 @@ def main() -> None:
     sweeps = args.sweep or SWEEPS
     if args.what == "phases":
         phases(sweeps[0], args.workers, args.dask)
+    elif args.from_log is not None:
+        from_log(sweeps, args.from_log, args.runs, args.figure, args.compare, args.started,
+                 args.max_foreign)
     else:
         wall(sweeps, args.runs, args.figure, args.max_foreign, args.attempts, args.compare,
              args.max_wait)
