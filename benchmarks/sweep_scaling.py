@@ -370,7 +370,7 @@ def summarize(sweeps: list[Path], record: dict[str, object], times: dict[Key, li
                                                                       how, workers)]}
                 print(f"| {how} | {workers} | {t:.2f} | {', '.join(f'{x:.2f}' for x in got)} "
                       f"| {ours / t:.3f} | {one / t:.2f}x |")
-            compare["sweeps"][sweep.name] = theirs  # type: ignore[index]
+            compare["sweeps"][sweep.name] = {"configs": theirs}  # type: ignore[index]
         identical = None if same is None else same[sweep.name]
         print(f"points.csv byte-identical across all runs of {sweep.name}"
               f"{' (both trees)' if compare else ''}: "
@@ -416,13 +416,23 @@ def draw(record: dict[str, object], path: Path) -> None:
     left.legend(fontsize=8, loc="upper left")
     left.set_ylim(0, 1.2 * max(c["median_s"] for n in names  # type: ignore[index]
                                for c in sweeps[n]["configs"].values()))  # type: ignore[attr-defined]
-    width = 0.3
-    for j, how in enumerate(("local", "dask")):
-        xs = [i + (j - 0.5) * width for i in range(len(names))]
-        ys = [sweeps[n]["configs"][f"{how}-2"]["speedup"] for n in names]  # type: ignore[index]
-        bars = right.bar(xs, ys, width, color=colours[f"{how}-2"],
-                         label="local processes" if how == "local" else "Dask")
-        right.bar_label(bars, fmt="%.2fx", fontsize=8)
+    compared: dict[str, object] = record.get("compare") or {}  # type: ignore[assignment]
+    before = compared.get("sweeps", {})
+    series = [(how, "", sweeps) for how in ("local", "dask")]
+    if all(n in before for n in names):   # --compare: the compared tree's bars beside, hatched
+        series = [(how, tree, got) for how in ("local", "dask")
+                  for tree, got in ((f"commit {compared['commit']}", before),
+                                    (f"commit {record['commit']}", sweeps))]
+    width = 0.6 / len(series)
+    for j, (how, tree, got) in enumerate(series):
+        xs = [i + (j - (len(series) - 1) / 2) * width for i in range(len(names))]
+        ys = [got[n]["configs"][f"{how}-2"]["speedup"] for n in names]  # type: ignore[index]
+        old = got is not sweeps
+        bars = right.bar(xs, ys, width, color="white" if old else colours[f"{how}-2"],
+                         edgecolor=colours[f"{how}-2"], hatch="//" if old else None,
+                         label=("local processes" if how == "local" else "Dask")
+                         + (f", {tree}" if tree else ""))
+        right.bar_label(bars, fmt="%.2fx", fontsize=7)
     right.axhline(2.0, color="grey", linestyle=":", linewidth=1, label="ideal (2x)")
     right.axhline(GOAL, color="black", linestyle="--", linewidth=1, label=f"goal ({GOAL}x)")
     right.axhline(1.0, color="grey", linewidth=0.8)
@@ -430,7 +440,7 @@ def draw(record: dict[str, object], path: Path) -> None:
     right.set_ylabel("speed-up, 2 workers over 1")
     right.set_ylim(0, 2.6)
     right.set_title("2 workers vs 1")
-    right.legend(fontsize=8, loc="upper center", ncol=4)
+    right.legend(fontsize=7, loc="upper center", ncol=3)
     fig.suptitle(f"qmcsim sweep scaling: {record['cpus']} cores ({record['cpu']}), "
                  f"{record['started']}, median of {record['runs']} runs", fontsize=9)
     fig.tight_layout()
