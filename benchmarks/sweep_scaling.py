@@ -9,6 +9,7 @@ processes and a Dask cluster started here on free ports).
         and the tables written. --dask: N worker processes of a Dask cluster started here, and
         the CPU seconds of the scheduler and worker processes (psutil).
     python benchmarks/sweep_scaling.py wall [--sweep S ...] [--runs R] [--figure DIR]
+                                            [--compare TREE]
         `qmcsim sweep` as a subprocess: local --workers 1, --workers 2, then Dask with 1 and 2
         worker processes (1 thread each; the cluster is up before the command starts), each
         into a fresh folder, the R rounds interleaved (every configuration once per round);
@@ -16,6 +17,9 @@ processes and a Dask cluster started here on free ports).
         points.csv of a sweep is byte-identical. Default sweeps: hymba-lhs.yaml (16 + 4 tokens)
         and hymba-lhs-main.yaml (the main job's 128 + 32). --figure DIR: sweep-scaling.png
         (speed-up of 2 workers over 1, with the 1.8x goal) and sweep-scaling.json (every run).
+        --compare TREE: the same runs with another checkout (e.g. a `git worktree` of main,
+        its Cython controller built), interleaved with this one's, every configuration of both
+        once per round; the wall time of each against it, and points.csv compared across both.
 
 Run from the repository root (with the Cython DRAM controller built). Wall times are only
 meaningful on an otherwise idle machine.
@@ -24,9 +28,11 @@ meaningful on an otherwise idle machine.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -156,23 +162,26 @@ def _wait_quiet(most_s: float = 180.0, window_s: float = 2.0, busy_cores: float 
     return time.perf_counter() - start
 
 
-def _measured(cmd: list[str], procs: list[subprocess.Popen[bytes]]) -> tuple[float, float]:
-    """Wall seconds of `cmd`, and the CPU seconds other processes of the machine used
-    meanwhile (another user's job: the run measured the contention, not the sweep)."""
+def _measured(cmd: list[str], procs: list[subprocess.Popen[bytes]], tree: Path = ROOT
+              ) -> tuple[float, float]:
+    """Wall seconds of `cmd` run in `tree`, and the CPU seconds other processes of the
+    machine used meanwhile (another user's job: the run measured the contention, not the
+    sweep)."""
     busy, own = _busy_s(), _own_s(procs)
-    took = _run(cmd, ROOT)
+    took = _run(cmd, tree)
     return took, max(0.0, (_busy_s() - busy) - (_own_s(procs) - own))
 
 
-def _dask_cluster(nworkers: int, folder: Path) -> tuple[str, list[subprocess.Popen[bytes]]]:
+def _dask_cluster(nworkers: int, folder: Path, tree: Path = ROOT
+                  ) -> tuple[str, list[subprocess.Popen[bytes]]]:
     """A scheduler and `nworkers` single-threaded worker processes on free ports, started in
-    another folder without QMCSIM_HW_CONFIGS (workers need only the installed package)."""
+    another folder without QMCSIM_HW_CONFIGS (workers need only the package, here `tree`'s)."""
     from dask.distributed import Client
 
     dask = shutil.which("dask") or "dask"
     file = folder / "scheduler.json"
     env = {k: v for k, v in os.environ.items() if k != "QMCSIM_HW_CONFIGS"}
-    env["PYTHONPATH"] = str(ROOT)
+    env["PYTHONPATH"] = str(tree)
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "cwd": folder,
              "env": env}
     procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0",
@@ -208,47 +217,93 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def wall(sweeps: list[Path], runs: int, figure: Path | None, max_foreign: float,
-         attempts: int) -> None:
-    from qmcsim.sweep import load_sweep
-    from qmcsim.sweep.sampling import points
+Key = tuple[str, str, str, int]   # tree ("" = this one, "compare"), sweep, how, workers
+RUN_LINE = re.compile(r"round (\d+)/\d+ (compare )?(\S+) (local|dask) (\d+): ([\d.]+) s "
+                      r"\(load ([\d.]+), other processes ([\d.]+) CPU s\)")
 
+
+def _commit_of(tree: Path) -> str:
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=tree, text=True,
+                          capture_output=True).stdout.strip()
+
+
+def from_log(sweeps: list[Path], log: Path, runs: int, figure: Path | None,
+             compare: Path | None, started: str, max_foreign: float) -> None:
+    """The summary and figure of a `wall` run that was stopped, from its per-run lines on
+    stderr (rounds 1..runs; of a run tried again, the last try is the one kept, as `wall`
+    keeps it). points.csv was not compared: the folders went with the run."""
+    times: dict[Key, list[float]] = {}
+    loads: dict[Key, list[float]] = {}
+    foreign: dict[Key, list[float]] = {}
+    discarded: dict[Key, list[list[float]]] = {}
+    kept: dict[tuple[Key, int], list[float]] = {}
+    for line in log.read_text().splitlines():
+        m = RUN_LINE.match(line)
+        if m is None or int(m[1]) > runs:
+            continue
+        what: Key = ("compare" if m[2] else "", m[3], m[4], int(m[5]))
+        if (what, int(m[1])) in kept:
+            discarded.setdefault(what, []).append(kept[(what, int(m[1]))])
+        kept[(what, int(m[1]))] = [float(m[6]), float(m[8]), float(m[7])]
+    for (what, _), (took, other, load) in sorted(kept.items(), key=lambda kv: kv[0][1]):
+        times.setdefault(what, []).append(took)
+        loads.setdefault(what, []).append(load)
+        foreign.setdefault(what, []).append(other)
+    record: dict[str, object] = {
+        "started": started, "finished": f"stopped; rounds 1-{runs} of its log",
+        "commit": _commit_of(ROOT), "cpus": os.cpu_count(), "cpu": _cpu_model(), "runs": runs,
+        "goal": GOAL, "max_foreign_cpu_s": max_foreign, "sweeps": {}}
+    if compare:
+        record["compare"] = {"tree": str(compare.resolve()), "commit": _commit_of(compare),
+                             "sweeps": {}}
+    summarize(sweeps, record, times, loads, foreign, discarded, None, figure)
+
+
+def wall(sweeps: list[Path], runs: int, figure: Path | None, max_foreign: float,
+         attempts: int, compare: Path | None = None, max_wait: float = 180.0) -> None:
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
-                            capture_output=True).stdout.strip()
+    commit_of = _commit_of
+    commit = commit_of(ROOT)
+    trees = {"": ROOT, **({"compare": compare.resolve()} if compare else {})}
     record: dict[str, object] = {
         "started": started, "commit": commit, "cpus": os.cpu_count(), "cpu": _cpu_model(),
         "runs": runs, "goal": GOAL, "max_foreign_cpu_s": max_foreign, "sweeps": {}}
-    times: dict[tuple[str, str, int], list[float]] = {}
-    loads: dict[tuple[str, str, int], list[float]] = {}
-    foreign: dict[tuple[str, str, int], list[float]] = {}
-    discarded: dict[tuple[str, str, int], list[list[float]]] = {}
+    if compare:
+        record["compare"] = {"tree": str(trees["compare"]), "commit": commit_of(compare),
+                             "sweeps": {}}
+    times: dict[Key, list[float]] = {}
+    loads: dict[Key, list[float]] = {}
+    foreign: dict[Key, list[float]] = {}
+    discarded: dict[Key, list[list[float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        for r in range(runs):   # interleaved: every configuration once per round
+        for r in range(runs):   # interleaved: every configuration (of every tree) per round
             for sweep in sweeps:
-                base = [sys.executable, "-m", "qmcsim", "sweep", str(sweep), "--no-progress"]
-                for how, workers in CONFIGS:
-                    what = (sweep.name, how, workers)
+                for (how, workers), (label, tree) in itertools.product(CONFIGS, trees.items()):
+                    file = tree / sweep.relative_to(ROOT) if sweep.is_relative_to(ROOT) \
+                        else sweep
+                    base = [sys.executable, "-m", "qmcsim", "sweep", str(file), "--no-progress"]
+                    what = (label, sweep.name, how, workers)
                     for attempt in range(attempts):   # again if another job disturbed it
-                        out = folder / f"{sweep.stem}-{how}-{workers}-{r}"
+                        out = folder / f"{label or 'this'}" / f"{sweep.stem}-{how}-{workers}-{r}"
                         shutil.rmtree(out, ignore_errors=True)
-                        _wait_quiet()
+                        out.parent.mkdir(exist_ok=True)
+                        _wait_quiet(max_wait)
                         load = os.getloadavg()[0]
                         if how == "local":
                             took, other = _measured(
-                                [*base, "--out", str(out), "--workers", str(workers)], [])
+                                [*base, "--out", str(out), "--workers", str(workers)], [], tree)
                         else:
-                            cluster = folder / f"cluster-{out.name}-{attempt}"
+                            cluster = folder / f"cluster-{label}-{out.name}-{attempt}"
                             cluster.mkdir()
-                            address, procs = _dask_cluster(workers, cluster)
+                            address, procs = _dask_cluster(workers, cluster, tree)
                             try:
                                 took, other = _measured(
-                                    [*base, "--out", str(out), "--dask", address], procs)
+                                    [*base, "--out", str(out), "--dask", address], procs, tree)
                             finally:
                                 _stop(procs)
-                        print(f"round {r + 1}/{runs} {sweep.name} {how} {workers}: "
-                              f"{took:.2f} s (load {load:.2f}, other processes "
+                        print(f"round {r + 1}/{runs} {label + ' ' if label else ''}{sweep.name} "
+                              f"{how} {workers}: {took:.2f} s (load {load:.2f}, other processes "
                               f"{other:.2f} CPU s)", file=sys.stderr)
                         if other <= max_foreign or attempt == attempts - 1:
                             break
@@ -258,14 +313,26 @@ def wall(sweeps: list[Path], runs: int, figure: Path | None, max_foreign: float,
                     foreign.setdefault(what, []).append(other)
         same = {}
         for sweep in sweeps:
-            outs = sorted(folder.glob(f"{sweep.stem}-*-*-*"))
-            outs = [o for o in outs if o.name.count("-") == sweep.stem.count("-") + 3]
+            outs = [o for o in sorted(folder.glob(f"*/{sweep.stem}-*-*-*"))
+                    if o.name.count("-") == sweep.stem.count("-") + 3]
             first = (outs[0] / "points.csv").read_bytes()
             same[sweep.name] = all((o / "points.csv").read_bytes() == first for o in outs)
-    finished = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    record["finished"] = finished
-    print(f"{started} - {finished}, commit {commit}, {os.cpu_count()} CPUs ({_cpu_model()}), "
-          f"median of {runs} interleaved run(s) each")
+    record["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    summarize(sweeps, record, times, loads, foreign, discarded, same, figure)
+
+
+def summarize(sweeps: list[Path], record: dict[str, object], times: dict[Key, list[float]],
+              loads: dict[Key, list[float]], foreign: dict[Key, list[float]],
+              discarded: dict[Key, list[list[float]]], same: dict[str, bool] | None,
+              figure: Path | None) -> None:
+    """Print the tables (medians, speed-ups, the compared tree), write the record and the
+    figure; exit 1 if the points.csv of a sweep differed between runs."""
+    from qmcsim.sweep import load_sweep
+    from qmcsim.sweep.sampling import points
+
+    runs, compare = record["runs"], record.get("compare")
+    print(f"{record['started']} - {record['finished']}, commit {record['commit']}, "
+          f"{record['cpus']} CPUs ({record['cpu']}), median of {runs} interleaved run(s) each")
     for sweep in sweeps:
         n = len(points(load_sweep(sweep)[0]))
         rows = {}
@@ -275,10 +342,10 @@ def wall(sweeps: list[Path], runs: int, figure: Path | None, max_foreign: float,
               "| runs discarded (other CPU > max) |")
         print("|---|---|---|---|---|---|---|---|---|")
         for how, workers in CONFIGS:
-            what = (sweep.name, how, workers)
+            what = ("", sweep.name, how, workers)
             got = times[what]
             t = statistics.median(got)
-            one = statistics.median(times[(sweep.name, how, 1)])
+            one = statistics.median(times[("", sweep.name, how, 1)])
             rows[f"{how}-{workers}"] = {"runs_s": got, "median_s": t, "speedup": one / t,
                                         "loadavg": loads[what], "other_cpu_s": foreign[what],
                                         "discarded": discarded.get(what, [])}
@@ -287,15 +354,35 @@ def wall(sweeps: list[Path], runs: int, figure: Path | None, max_foreign: float,
                   f"{', '.join(f'{x:.2f}' for x in loads[what])} | "
                   f"{', '.join(f'{x:.2f}' for x in foreign[what])} | "
                   f"{len(discarded.get(what, []))} |")
-        print(f"points.csv byte-identical across all runs of {sweep.name}: {same[sweep.name]}")
-        record["sweeps"][sweep.name] = {"points": n, "byte_identical": same[sweep.name],  # type: ignore[index]
+        if compare:
+            print(f"\n{sweep.name}, against {compare['tree']} (commit "  # type: ignore[index]
+                  f"{compare['commit']}), same rounds:")  # type: ignore[index]
+            print("| how | workers | wall s (median), compared tree | runs s | this tree / "
+                  "compared | speed-up vs 1 worker, compared tree |\n|---|---|---|---|---|---|")
+            theirs = {}
+            for how, workers in CONFIGS:
+                got = times[("compare", sweep.name, how, workers)]
+                t = statistics.median(got)
+                one = statistics.median(times[("compare", sweep.name, how, 1)])
+                ours = statistics.median(times[("", sweep.name, how, workers)])
+                theirs[f"{how}-{workers}"] = {"runs_s": got, "median_s": t, "speedup": one / t,
+                                              "other_cpu_s": foreign[("compare", sweep.name,
+                                                                      how, workers)]}
+                print(f"| {how} | {workers} | {t:.2f} | {', '.join(f'{x:.2f}' for x in got)} "
+                      f"| {ours / t:.3f} | {one / t:.2f}x |")
+            compare["sweeps"][sweep.name] = {"configs": theirs}  # type: ignore[index]
+        identical = None if same is None else same[sweep.name]
+        print(f"points.csv byte-identical across all runs of {sweep.name}"
+              f"{' (both trees)' if compare else ''}: "
+              f"{'not compared (from a log)' if identical is None else identical}")
+        record["sweeps"][sweep.name] = {"points": n, "byte_identical": identical,  # type: ignore[index]
                                         "configs": rows}
     if figure is not None:
         figure.mkdir(parents=True, exist_ok=True)
         (figure / "sweep-scaling.json").write_text(json.dumps(record, indent=1) + "\n")
         draw(record, figure / "sweep-scaling.png")
         print(f"figure: {figure / 'sweep-scaling.png'}; numbers: {figure / 'sweep-scaling.json'}")
-    if not all(same.values()):
+    if same is not None and not all(same.values()):
         sys.exit(1)
 
 
@@ -329,13 +416,23 @@ def draw(record: dict[str, object], path: Path) -> None:
     left.legend(fontsize=8, loc="upper left")
     left.set_ylim(0, 1.2 * max(c["median_s"] for n in names  # type: ignore[index]
                                for c in sweeps[n]["configs"].values()))  # type: ignore[attr-defined]
-    width = 0.3
-    for j, how in enumerate(("local", "dask")):
-        xs = [i + (j - 0.5) * width for i in range(len(names))]
-        ys = [sweeps[n]["configs"][f"{how}-2"]["speedup"] for n in names]  # type: ignore[index]
-        bars = right.bar(xs, ys, width, color=colours[f"{how}-2"],
-                         label="local processes" if how == "local" else "Dask")
-        right.bar_label(bars, fmt="%.2fx", fontsize=8)
+    compared: dict[str, object] = record.get("compare") or {}  # type: ignore[assignment]
+    before = compared.get("sweeps", {})
+    series = [(how, "", sweeps) for how in ("local", "dask")]
+    if all(n in before for n in names):   # --compare: the compared tree's bars beside, hatched
+        series = [(how, tree, got) for how in ("local", "dask")
+                  for tree, got in ((f"commit {compared['commit']}", before),
+                                    (f"commit {record['commit']}", sweeps))]
+    width = 0.6 / len(series)
+    for j, (how, tree, got) in enumerate(series):
+        xs = [i + (j - (len(series) - 1) / 2) * width for i in range(len(names))]
+        ys = [got[n]["configs"][f"{how}-2"]["speedup"] for n in names]  # type: ignore[index]
+        old = got is not sweeps
+        bars = right.bar(xs, ys, width, color="white" if old else colours[f"{how}-2"],
+                         edgecolor=colours[f"{how}-2"], hatch="//" if old else None,
+                         label=("local processes" if how == "local" else "Dask")
+                         + (f", {tree}" if tree else ""))
+        right.bar_label(bars, fmt="%.2fx", fontsize=7)
     right.axhline(2.0, color="grey", linestyle=":", linewidth=1, label="ideal (2x)")
     right.axhline(GOAL, color="black", linestyle="--", linewidth=1, label=f"goal ({GOAL}x)")
     right.axhline(1.0, color="grey", linewidth=0.8)
@@ -343,7 +440,7 @@ def draw(record: dict[str, object], path: Path) -> None:
     right.set_ylabel("speed-up, 2 workers over 1")
     right.set_ylim(0, 2.6)
     right.set_title("2 workers vs 1")
-    right.legend(fontsize=8, loc="upper center", ncol=4)
+    right.legend(fontsize=7, loc="upper center", ncol=3)
     fig.suptitle(f"qmcsim sweep scaling: {record['cpus']} cores ({record['cpu']}), "
                  f"{record['started']}, median of {record['runs']} runs", fontsize=9)
     fig.tight_layout()
@@ -367,13 +464,26 @@ def main() -> None:
                          "CPU seconds than this is discarded and run again (default 1.0)")
     ap.add_argument("--attempts", type=int, default=4,
                     help="wall: at most this many tries per run (the last one is kept)")
+    ap.add_argument("--max-wait", type=float, default=180.0, metavar="S",
+                    help="wall: before each run, wait at most this long for the machine's "
+                         "other processes to use under 0.1 core (default 180)")
+    ap.add_argument("--from-log", type=Path, default=None, metavar="LOG",
+                    help="wall: do not run; summarize rounds 1..--runs of a stopped run from "
+                         "its stderr LOG (--started: when it started)")
+    ap.add_argument("--started", default="", help="wall --from-log: the run's start time")
+    ap.add_argument("--compare", type=Path, default=None, metavar="TREE",
+                    help="wall: also run another checkout's qmcsim, interleaved (A/B)")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
     sweeps = args.sweep or SWEEPS
     if args.what == "phases":
         phases(sweeps[0], args.workers, args.dask)
+    elif args.from_log is not None:
+        from_log(sweeps, args.from_log, args.runs, args.figure, args.compare, args.started,
+                 args.max_foreign)
     else:
-        wall(sweeps, args.runs, args.figure, args.max_foreign, args.attempts)
+        wall(sweeps, args.runs, args.figure, args.max_foreign, args.attempts, args.compare,
+             args.max_wait)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,3 @@
-import sys
+from qmcsim.cli import entry
 
-from qmcsim.cli import main
-
-sys.exit(main())
+entry()

@@ -8,13 +8,16 @@ NAME, HELP, DESCRIPTION, add_arguments(parser) and run(args) -> exit code, and I
 from __future__ import annotations
 
 import argparse
+import atexit
 import importlib
+import os
 import pkgutil
 import signal
 import sys
 import threading
 from collections.abc import Sequence
 from types import ModuleType
+from typing import NoReturn
 
 from qmcsim.errors import QmcsimError
 
@@ -71,3 +74,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def entry() -> NoReturn:
+    """`python -m qmcsim` and the `qmcsim` script: main(), then exit without tearing the
+    interpreter down. Every result is written and closed by then; freeing ~1,700 modules
+    and the caches one object at a time took 0.3-0.6 CPU-s after each command (a sweep's
+    last serial step). Exit handlers still run; with a non-daemon thread alive, or when
+    main raises (e.g. SystemExit from --help), the exit is the normal one."""
+    code = main()
+    if any(t.is_alive() and not t.daemon and t is not threading.main_thread()
+           for t in threading.enumerate()):
+        sys.exit(code)
+    atexit._run_exitfuncs()   # pools, temporary folders, logging
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):   # a closed pipe or stream: nothing more to say
+            pass
+    os._exit(code)

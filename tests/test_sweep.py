@@ -3,6 +3,9 @@ front, one row per point x system."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,7 +16,7 @@ from qmcsim.sweep import Objective, Parameter, SweepConfig, overrides_of, points
 from qmcsim.sweep.config import Constraint, check_sweep
 from qmcsim.sweep.metrics import eq4_power_mw, feasible, non_dominated, pareto, peak_read_gb_per_s
 from qmcsim.sweep.sampling import range_steps, unit_samples
-from tests.conftest import DATA
+from tests.conftest import DATA, ROOT
 
 
 def _cfg(**kw):
@@ -55,6 +58,23 @@ def test_latin_hypercube_hits_every_stratum_once():
     u = unit_samples("lhs", 10, 3, seed=0)
     for d in range(3):
         assert sorted(np.floor(u[:, d] * 10).astype(int)) == list(range(10))
+
+
+@pytest.mark.parametrize("n, d, seed", [(1, 1, 0), (10, 3, 0), (50, 3, 7), (333, 5, 12345)])
+def test_latin_hypercube_draws_the_numbers_scipy_draws(n, d, seed):
+    from scipy.stats import qmc
+
+    assert np.array_equal(unit_samples("lhs", n, d, seed),
+                          qmc.LatinHypercube(d, rng=seed).random(n))
+
+
+def test_lhs_and_random_sweeps_do_not_import_scipy_stats():
+    code = ("import sys; from qmcsim.sweep.sampling import unit_samples; "
+            "unit_samples('lhs', 8, 2, 0); unit_samples('random', 8, 2, 0); "
+            "print('scipy.stats' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=ROOT)
+    assert out.stdout.strip() == "False"
 
 
 @pytest.mark.parametrize("kw, field", [
@@ -297,3 +317,14 @@ def _record_resolve_and_simulate(monkeypatch, execute, events: list[str]) -> Non
 
     monkeypatch.setattr(execute, "resolve_point", recorded)
     monkeypatch.setattr(execute, "simulate_point", simulated)
+
+
+def test_dask_chunks_shrink_as_the_sweep_ends():
+    from qmcsim.sweep.execute import chunk_size
+
+    sizes, left = [], 53
+    while left:
+        sizes.append(chunk_size(left, threads=2, most=8))
+        left -= sizes[-1]
+    assert sizes == [8, 8, 8, 8, 6, 4, 3, 2, 2, 1, 1, 1, 1]   # 13 Dask tasks, not 53
+    assert chunk_size(1000, threads=64, most=8) == 8 and chunk_size(3, threads=2, most=8) == 1

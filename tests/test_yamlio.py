@@ -41,3 +41,16 @@ def test_hostile_documents_fail_alike(name):
             yaml.load(text, Loader=loader)  # noqa: S506
         said.append(str(exc.value.problem))
     assert message in said[0] and said[0] == said[1]
+
+
+def test_cached_documents_are_fresh_copies_with_aliases_kept():
+    import copy
+
+    from qmcsim.config.yamlio import _parse_cached
+
+    text = "x: &a [1, {b: 2.5, c: null}]\ny: *a\nz: {s: text, t: 2026-12-02}\n"
+    first, second = _parse_cached(text), _parse_cached(text)
+    assert first == second == copy.deepcopy(first)
+    assert first["x"] is first["y"]          # an alias stays one object, as deepcopy keeps it
+    first["x"][1]["b"] = 0                   # a caller's edit stays in its copy
+    assert second["x"][1]["b"] == 2.5 and _parse_cached(text)["y"][1]["b"] == 2.5

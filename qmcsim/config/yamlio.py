@@ -157,7 +157,27 @@ def _parse_frozen(text: str) -> Any:
 def _parse_cached(text: str) -> Any:
     """parse_yaml of a file's text, cached by content: a sweep resolves the same presets for
     every point, and the strict loader is pure Python. Callers get their own copy."""
-    return copy.deepcopy(_parse_frozen(text))
+    return _fresh(_parse_frozen(text), {})
+
+
+def _fresh(node: Any, seen: dict[int, Any]) -> Any:
+    """copy.deepcopy of a parsed document, ~2x faster: new dicts and lists (shared where an
+    alias shared them), the immutable scalars reused, anything else deep-copied."""
+    kind = type(node)
+    if kind is dict or kind is list:
+        copied = seen.get(id(node))
+        if copied is None:
+            if kind is dict:
+                copied = seen[id(node)] = {}
+                for k, v in node.items():
+                    copied[k] = _fresh(v, seen)
+            else:
+                copied = seen[id(node)] = []
+                copied.extend(_fresh(v, seen) for v in node)
+        return copied
+    if kind in (str, int, float, bool, type(None)):
+        return node
+    return copy.deepcopy(node)
 
 
 def read_yaml_mapping(path: Path) -> dict[str, Any]:

@@ -96,6 +96,8 @@ class QmcFormat(FormatConfig):
         return RELATIVE_BITS_RANGE if self.relative_bits is None else (self.relative_bits,)
 
     def quantized_layout(self, tensor: Tensor) -> tuple[Component, ...]:
+        if self.index != "relative":   # only a relative index has escapes (half a sweep's
+            return self._layout(tensor, {})   # point resolving went into counting them)
         n_out = outlier_count(tensor.numel, self.rho)
         return self._layout(tensor, {b: escapes_expected(n_out, self.rho, b)
                                      for b in self._widths()})

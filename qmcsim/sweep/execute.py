@@ -185,6 +185,12 @@ def simulate_timed(run: ResolvedRun | AccuracyJob) -> tuple[pd.DataFrame | str, 
     return outcome, time.process_time() - start
 
 
+def simulate_chunk(runs: list[ResolvedRun | AccuracyJob]
+                   ) -> list[tuple[pd.DataFrame | str, float]]:
+    """simulate_timed for several tasks, one after the other (one Dask task)."""
+    return [simulate_timed(run) for run in runs]
+
+
 def warm_worker() -> None:
     """Import the simulator once, before the first task arrives (Dask workers)."""
     import qmcsim.pipeline  # noqa: F401
@@ -192,19 +198,27 @@ def warm_worker() -> None:
 
 
 Outcome = tuple[str, "pd.DataFrame | str", float]   # key, rows or error, worker CPU s
+Chunk = list[tuple[str, "ResolvedRun | AccuracyJob"]]   # (key, run) of tasks sent together
+
+
+def chunk_size(remaining: int, threads: int, most: int) -> int:
+    """Tasks to send in the next chunk: a share of those left (remaining / 2 per worker
+    thread, shrinking as the sweep ends so the workers finish together), at most `most`."""
+    return max(1, min(most, -(-remaining // (2 * threads))))
 
 
 class _Inline:
     """No workers: a task is simulated in this process when it is submitted."""
 
     slots = 1
+    most_per_chunk = 1
 
     def __init__(self) -> None:
         self.done: list[Outcome] = []
         self.in_flight = 0
 
-    def submit(self, key: str, run: ResolvedRun | AccuracyJob) -> None:
-        self.done.append((key, *simulate_timed(run)))
+    def submit(self, chunk: Chunk) -> None:
+        self.done += [(key, *simulate_timed(run)) for key, run in chunk]
 
     def finished(self, block: bool) -> list[Outcome]:
         out, self.done = self.done, []
@@ -219,6 +233,8 @@ class _Processes:
     after the first point was resolved: they start with the simulator imported, the model
     loaded and the DRAM fast mode calibrated, instead of paying that once each."""
 
+    most_per_chunk = 1   # a task costs the pool ~1 ms: no need to batch, balance is better
+
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self.slots = 2 * workers   # one running, one queued per worker
@@ -229,12 +245,13 @@ class _Processes:
     def in_flight(self) -> int:
         return len(self.futures)
 
-    def submit(self, key: str, run: ResolvedRun | AccuracyJob) -> None:
+    def submit(self, chunk: Chunk) -> None:
         if self.pool is None:
             from qmcsim.parallel import worker_pool
 
             self.pool = worker_pool(self.workers)
-        self.futures[self.pool.submit(simulate_timed, run)] = key
+        for key, run in chunk:
+            self.futures[self.pool.submit(simulate_timed, run)] = key
 
     def finished(self, block: bool) -> list[Outcome]:
         from concurrent.futures import FIRST_COMPLETED, wait
@@ -250,6 +267,12 @@ class _Processes:
 
 
 class _Dask:
+    """A Dask cluster. Tasks go in chunks (`chunk_size`): each Dask task costs the scheduler,
+    the client and the worker some bookkeeping, which on a small cluster takes CPU from the
+    simulations; a chunk's results come back together and are stored one file per task."""
+
+    most_per_chunk = 8
+
     def __init__(self, address: str) -> None:
         try:
             from dask.distributed import Client
@@ -261,7 +284,7 @@ class _Dask:
         self.warming = [self.client.submit(warm_worker, pure=False, workers=[w],
                                            allow_other_workers=False)
                         for w in self.client.scheduler_info()["workers"]]
-        self.futures: dict[Any, str] = {}
+        self.futures: dict[Any, list[str]] = {}
         self._slots, self._asked = 2, -1e9
 
     @property
@@ -278,12 +301,13 @@ class _Dask:
     def in_flight(self) -> int:
         return len(self.futures)
 
-    def submit(self, key: str, run: ResolvedRun | AccuracyJob) -> None:
+    def submit(self, chunk: Chunk) -> None:
         from qmcsim.parallel import call_shipped, ship
 
-        future = self.client.submit(call_shipped, ship(simulate_timed, run),
-                                    key=f"qmcsim-point-{key}", pure=False)
-        self.futures[future] = key
+        keys = [key for key, _ in chunk]
+        future = self.client.submit(call_shipped, ship(simulate_chunk, [r for _, r in chunk]),
+                                    key=f"qmcsim-points-{keys[0]}-{len(keys)}", pure=False)
+        self.futures[future] = keys
 
     def finished(self, block: bool) -> list[Outcome]:
         from dask.distributed import wait
@@ -291,7 +315,8 @@ class _Dask:
         if block and self.futures:
             wait(list(self.futures), return_when="FIRST_COMPLETED")
         done = [f for f in self.futures if f.done()]
-        return [(self.futures.pop(f), *f.result()) for f in done]
+        return [(key, *outcome) for f in done
+                for key, outcome in zip(self.futures.pop(f), f.result(), strict=True)]
 
     def close(self) -> None:
         self.client.cancel([*self.futures, *self.warming])
@@ -522,11 +547,26 @@ def run_sweep(cfg: SweepConfig, base: Path, out: Path, *, workers: int = 1,
                     finish_point(p)
         cpu["client_store"] += clock() - t0
 
-    def submit(t: Task) -> None:
-        while runner.in_flight >= runner.slots:
-            collect(runner.finished(block=True))
-        wall.setdefault("first_dispatch", time.perf_counter() - begun)
-        runner.submit(t.key, t.run)
+    pending: list[Task] = []   # new tasks not handed to the runner yet
+    seen = {"points": 0, "tasks": 0, "total": -1}   # for the estimate of the tasks left
+
+    def dispatch(ahead: int) -> None:
+        """Hand the pending tasks to the runner in chunks while it has a free slot; wait for
+        results while `ahead` or more tasks are pending (the client resolves that far ahead,
+        enough for a full chunk)."""
+        while pending and first_error is None:
+            if runner.in_flight < runner.slots:
+                unresolved = max(0, seen["total"] - seen["points"])
+                per_point = seen["tasks"] / seen["points"] if seen["points"] else 1.0
+                n = chunk_size(len(pending) + round(unresolved * per_point),
+                               max(1, runner.slots // 2), runner.most_per_chunk)
+                chunk, pending[:] = pending[:n], pending[n:]
+                wall.setdefault("first_dispatch", time.perf_counter() - begun)
+                runner.submit([(t.key, t.run) for t in chunk])
+            elif len(pending) >= ahead:
+                collect(runner.finished(block=True))
+            else:
+                return
 
     try:
         if pts is not None:
@@ -537,11 +577,13 @@ def run_sweep(cfg: SweepConfig, base: Path, out: Path, *, workers: int = 1,
             cpu["client_resolve"] += clock() - t0
             for t in ahead:   # the workers simulate these while the points are drawn
                 waiters[t.key] = []
-                submit(t)
+                pending.append(t)
+            dispatch(ahead=1)
             t0 = clock()
             values = points(cfg)
             total, source = len(values), iter_points(cfg, base, values)
             cpu["client_resolve"] += clock() - t0
+        seen["total"] = total
         if on_start:
             on_start(total, stored_count(out))
         while first_error is None:
@@ -550,6 +592,7 @@ def run_sweep(cfg: SweepConfig, base: Path, out: Path, *, workers: int = 1,
             cpu["client_resolve"] += clock() - t0
             if p is None:
                 break
+            seen["points"] += 1
             t0 = clock()
             if p.error is not None:
                 first_bad = first_bad or p
@@ -592,9 +635,11 @@ def run_sweep(cfg: SweepConfig, base: Path, out: Path, *, workers: int = 1,
             if missing[p.index] == 0:
                 finish_point(p)
             cpu["client_store"] += clock() - t0
-            for t in new:
-                submit(t)
+            seen["tasks"] += len(new)
+            pending += new
+            dispatch(ahead=runner.most_per_chunk)
             collect(runner.finished(block=False))
+        dispatch(ahead=1)
         while first_error is None and runner.in_flight:
             collect(runner.finished(block=True))
     finally:
