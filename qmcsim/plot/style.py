@@ -204,8 +204,11 @@ def save_figure(fig: Figure, stem: Path, formats: Sequence[str] = ("png", "svg")
         buf = io.BytesIO()
         metadata: dict[str, object] = {"Software": None} if fmt == "png" else {"Date": None}
         # PNG: zlib level 1 encodes ~3x faster than the default 6 for ~5 % more bytes
-        extra: dict[str, object] = {"pil_kwargs": {"compress_level": 1}} if fmt == "png" else {}
+        pil = {"compress_level": 1} if fmt == "png" else None
         with matplotlib.rc_context({"svg.hashsalt": "qmcsim", "svg.fonttype": "path"}):
-            fig.savefig(buf, format=fmt, dpi=SAVE_DPI, metadata=metadata, **extra)
+            if pil is None:
+                fig.savefig(buf, format=fmt, dpi=SAVE_DPI, metadata=metadata)
+            else:
+                fig.savefig(buf, format=fmt, dpi=SAVE_DPI, metadata=metadata, pil_kwargs=pil)
         out[f"{stem.name}.{fmt}"] = buf.getvalue()
     return out
