@@ -13,7 +13,9 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def usable_cores() -> int:
@@ -84,3 +86,30 @@ def call_shipped(blob: bytes) -> Any:
     """Run a call packed by `ship` (on a worker)."""
     fn, args = pickle.loads(blob)  # noqa: S301 (bytes this package's client pickled)
     return fn(*args)
+
+
+def meanwhile_in_a_child(work: Callable[[], bytes], here: Callable[[], T]) -> tuple[T, bytes]:
+    """`work()` in a forked child while `here()` runs in this process (two cores for one
+    short job, without a pool): both results. If the child fails, `work()` runs here after
+    all. Fork only where `forks()` and this process has one thread."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:   # the child: work, send, leave without running the parent's exit code
+        status = 1
+        try:
+            os.close(read_end)
+            data = work()
+            with os.fdopen(write_end, "wb") as sink:
+                sink.write(data)
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    try:
+        mine = here()
+    finally:
+        with os.fdopen(read_end, "rb") as pipe:
+            theirs = pipe.read()
+        _, status = os.waitpid(pid, 0)
+    return mine, (theirs if status == 0 else work())
+

@@ -189,30 +189,12 @@ def _png_here_svg_in_a_child(fig: Figure) -> dict[str, bytes]:
     """Both encodings of the summary at once on two cores: the SVG in a forked child, the
     PNG here. Same bytes as one after the other (a test compares them); if the child fails,
     the SVG is drawn here after all."""
-    import os
-
+    from qmcsim.parallel import meanwhile_in_a_child
     from qmcsim.plot.style import save_figure
 
     stem = Path("summary")
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:   # the child: encode, send, leave without running the parent's exit code
-        status = 1
-        try:
-            os.close(read_end)
-            data = save_figure(fig, stem, ("svg",))["summary.svg"]
-            with os.fdopen(write_end, "wb") as sink:
-                sink.write(data)
-            status = 0
-        finally:
-            os._exit(status)
-    os.close(write_end)
-    out = save_figure(fig, stem, ("png",))
-    with os.fdopen(read_end, "rb") as pipe:
-        svg = pipe.read()
-    _, status = os.waitpid(pid, 0)
-    if status != 0:
-        svg = save_figure(fig, stem, ("svg",))["summary.svg"]
+    out, svg = meanwhile_in_a_child(lambda: save_figure(fig, stem, ("svg",))["summary.svg"],
+                                    lambda: save_figure(fig, stem, ("png",)))
     out["summary.svg"] = svg
     return out
 

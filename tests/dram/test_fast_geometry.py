@@ -7,6 +7,7 @@ result and the final channel and bank state must be identical."""
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import numpy as np
 import pytest
@@ -144,7 +145,14 @@ def test_calibration_on_two_cores_gives_the_same_costs(monkeypatch: pytest.Monke
         assert fast.derive_costs(params) == alone
     assert forks == [1]
     fast._derive_costs_json.cache_clear()
-    monkeypatch.setattr(fast.pickle, "dump", lambda *a: 1 / 0)   # the child fails
+    parent, real_dumps = os.getpid(), fast.pickle.dumps
+
+    def child_fails(obj: object) -> bytes:
+        if os.getpid() != parent:
+            raise OSError("no space left on device")
+        return real_dumps(obj)
+
+    monkeypatch.setattr(fast.pickle, "dumps", child_fails)
     with fast.calibration_on_two_cores():
         assert fast.derive_costs(params) == alone
     assert forks == [1, 1]

@@ -45,6 +45,7 @@ from functools import lru_cache
 import numpy as np
 
 from qmcsim.errors import InternalError
+from qmcsim.parallel import meanwhile_in_a_child
 from qmcsim.memories.dram.channel import compiled_timing, new_controller
 from qmcsim.memories.dram.controller import ChannelController, CompiledTiming
 from qmcsim.memories.dram.geometry import (
@@ -156,29 +157,13 @@ def _run_all(params: DramParams, streams: list[_Stream], timing: CompiledTiming
         return run(streams)
     # the child takes the three longest streams (~half the bursts), the parent the rest
     order = sorted(range(len(streams)), key=lambda i: -sum(k for k, _ in streams[i][0]))
-    theirs = set(order[:3])
+    theirs = sorted(order[:3])
     mine = [i for i in range(len(streams)) if i not in theirs]
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:   # the child: run, send, leave without running the parent's exit code
-        status = 1
-        try:
-            os.close(read_end)
-            with os.fdopen(write_end, "wb") as sink:
-                pickle.dump(run([streams[i] for i in sorted(theirs)]), sink)
-            status = 0
-        finally:
-            os._exit(status)
-    os.close(write_end)
-    done = dict(zip(mine, run([streams[i] for i in mine]), strict=True))
-    with os.fdopen(read_end, "rb") as pipe:
-        data = pipe.read()
-    _, status = os.waitpid(pid, 0)
-    if status == 0:
-        done.update(zip(sorted(theirs), pickle.loads(data), strict=True))  # noqa: S301
-    else:   # the child failed: run its streams here after all
-        done.update(zip(sorted(theirs), run([streams[i] for i in sorted(theirs)]),
-                        strict=True))
+    mine_done, data = meanwhile_in_a_child(
+        lambda: pickle.dumps(run([streams[i] for i in theirs])),
+        lambda: run([streams[i] for i in mine]))
+    done = dict(zip(mine, mine_done, strict=True))
+    done.update(zip(theirs, pickle.loads(data), strict=True))  # noqa: S301 (our child's)
     return [done[i] for i in range(len(streams))]
 
 
