@@ -137,8 +137,8 @@ def test_calibration_on_two_cores_gives_the_same_costs(monkeypatch: pytest.Monke
     fast._derive_costs_json.cache_clear()
     alone = fast.derive_costs(params)
     forks = []
-    real_fork = fast.os.fork
-    monkeypatch.setattr(fast.os, "fork", lambda: forks.append(1) or real_fork())
+    real_fork = os.fork
+    monkeypatch.setattr(os, "fork", lambda: forks.append(1) or real_fork())
     monkeypatch.setattr(fast.threading, "active_count", lambda: 1)   # pytest-xdist's threads
     fast._derive_costs_json.cache_clear()
     with fast.calibration_on_two_cores():

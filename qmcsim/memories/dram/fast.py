@@ -33,7 +33,6 @@ open new rows, so only which boundaries fall inside a segment and which in a gap
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import threading
 from collections.abc import Iterator
@@ -45,7 +44,7 @@ from functools import lru_cache
 import numpy as np
 
 from qmcsim.errors import InternalError
-from qmcsim.parallel import meanwhile_in_a_child
+from qmcsim.parallel import forks, meanwhile_in_a_child
 from qmcsim.memories.dram.channel import compiled_timing, new_controller
 from qmcsim.memories.dram.controller import ChannelController, CompiledTiming
 from qmcsim.memories.dram.geometry import (
@@ -153,7 +152,7 @@ def _run_all(params: DramParams, streams: list[_Stream], timing: CompiledTiming
         return [_run_streams(params, list(parts), refresh, timing)[0]
                 for parts, refresh in part]
 
-    if not (_TWO_PROCESSES.get() and hasattr(os, "fork") and threading.active_count() == 1):
+    if not (_TWO_PROCESSES.get() and forks() and threading.active_count() == 1):
         return run(streams)
     # the child takes the three longest streams (~half the bursts), the parent the rest
     order = sorted(range(len(streams)), key=lambda i: -sum(k for k, _ in streams[i][0]))
@@ -383,9 +382,8 @@ class FastChannels:
                           hits=hits, misses=misses, conflicts=conflicts)
 
     def _first_outcomes(self, g: Geometry, e0_first: np.ndarray) -> np.ndarray:
-        """0 hit, 1 miss, 2 conflict for each bank's first segment, from the bank's state."""
-        if self.closed_page:
-            return np.ones(len(g.starts), dtype=np.int64)
+        """0 hit, 1 miss, 2 conflict for each bank's first segment, from the bank's state
+        (open page: the only policy counted per boundary)."""
         prev_row = self.bank_row[g.starts]
         still_open = (prev_row >= 0) & (self.bank_epoch[g.starts] == e0_first)
         return np.where(still_open, np.where(prev_row == g.first_row, 0, 2), 1)
@@ -424,52 +422,56 @@ class FastChannels:
         in a gap of a bank (the next segment of that bank misses instead of conflicting): a
         bank's first-to-last epoch difference counts both."""
         grid = self.c.refresh_grid
-        first_kind_e0: np.ndarray
-        if not grid:
-            e_first = np.zeros(len(g.starts))
-            kind_f = self._first_outcomes(g, e_first)
-            interior = g.n_segments - len(g.starts)
-            misses = int(np.count_nonzero(kind_f == 1))
-            conflicts = int(np.count_nonzero(kind_f == 2)) + interior
-            return misses, conflicts, kind_f[g.head_of_first], e_first
-        at_f = est_first[g.first_ch]
-        first_kind_e0 = np.floor_divide(at_f + g.first_pos * r, grid)
-        e_last = np.floor_divide(est_first[g.last_ch] + g.last_pos * r, grid)
-        # boundaries per active channel: epochs E(0) + 1 .. E(n - 1)
-        chans = g.chans
-        at = est_first[chans]
-        e_lo = np.floor_divide(at, grid)
-        e_hi = np.floor_divide(at + g.last_index * r, grid)
-        counts = (e_hi - e_lo).astype(np.int64)
-        total = int(counts.sum())
         inside = 0
-        if total:
-            ch_k = np.repeat(chans, counts)
-            at_k = np.repeat(at, counts)
-            offs = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)  # 0, 1, ..
-            k = np.repeat(e_lo, counts) + 1 + offs
-            p = np.ceil((k * grid - at_k) / r)
-            for _ in range(4):   # exact: the smallest p with E(p) >= k, by the same arithmetic
-                lower = np.floor_divide(at_k + (p - 1) * r, grid) >= k
-                higher = np.floor_divide(at_k + p * r, grid) < k
-                if not (lower.any() or higher.any()):
-                    break
-                p = p - lower + higher
-            else:
+        if grid:
+            e_first = np.floor_divide(est_first[g.first_ch] + g.first_pos * r, grid)
+            e_last = np.floor_divide(est_first[g.last_ch] + g.last_pos * r, grid)
+            boundaries = self._boundary_positions(g, est_first, r)
+            if boundaries is None:
                 return None
-            pk = p.astype(np.int64)
-            if len(pk) > 1:
-                same = ch_k[1:] == ch_k[:-1]
-                if same.any() and int(np.diff(pk)[same].min()) <= g.max_gap:
-                    return None
-            inside = count_inside(self.bits, g, ch_k, pk)
-        kind_f = self._first_outcomes(g, first_kind_e0)
-        crossed = int((e_last - first_kind_e0).sum())  # in a segment or in a gap
+            if len(boundaries[0]):
+                inside = count_inside(self.bits, g, *boundaries)
+        else:
+            e_first = e_last = np.zeros(len(g.starts))
+        kind_f = self._first_outcomes(g, e_first)
+        crossed = int((e_last - e_first).sum())  # in a segment or in a gap
         in_gaps = crossed - inside
         interior = g.n_segments - len(g.starts)
         misses = int(np.count_nonzero(kind_f == 1)) + crossed
         conflicts = int(np.count_nonzero(kind_f == 2)) + interior - in_gaps
         return misses, conflicts, kind_f[g.head_of_first], e_last
+
+    def _boundary_positions(self, g: Geometry, est_first: np.ndarray, r: float
+                            ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Channel and position P_k of every refresh boundary the request crosses (epochs
+        E(0) + 1 .. E(n - 1) of each active channel); None if two of a channel's boundaries
+        are closer than the request's longest gap."""
+        grid = self.c.refresh_grid
+        chans = g.chans
+        at = est_first[chans]
+        e_lo = np.floor_divide(at, grid)
+        counts = (np.floor_divide(at + g.last_index * r, grid) - e_lo).astype(np.int64)
+        total = int(counts.sum())
+        ch_k = np.repeat(chans, counts)
+        if not total:
+            return ch_k, ch_k
+        at_k = np.repeat(at, counts)
+        offs = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)  # 0, 1, ..
+        k = np.repeat(e_lo, counts) + 1 + offs
+        p = np.ceil((k * grid - at_k) / r)
+        for _ in range(4):   # exact: the smallest p with E(p) >= k, by the same arithmetic
+            lower = np.floor_divide(at_k + (p - 1) * r, grid) >= k
+            higher = np.floor_divide(at_k + p * r, grid) < k
+            if not (lower.any() or higher.any()):
+                break
+            p = p - lower + higher
+        else:
+            return None
+        pk = p.astype(np.int64)
+        same = ch_k[1:] == ch_k[:-1]
+        if same.any() and int(np.diff(pk)[same].min()) <= g.max_gap:
+            return None
+        return ch_k, pk
 
     # ---- energy bookkeeping
     def open_cycles(self, now: int) -> float:
