@@ -16,6 +16,7 @@ from qmcsim.accuracy.config import ResolvedAccuracy, load_accuracy
 from qmcsim.errors import ConfigError
 from qmcsim.sweep.config import SweepConfig
 from qmcsim.sweep.sampling import overrides_of
+from qmcsim.sweep.inputs import accuracy_keyed
 from qmcsim.sweep.store import point_key
 
 
@@ -37,7 +38,7 @@ def resolve_seeds(cfg: SweepConfig, base: Path, values: dict[str, Any]
     for seed in seeds:
         resolved = load_accuracy(base, overrides_of({**cfg.fixed, **values, "seeds": [seed]}))
         out.append((seed, AccuracyJob(resolved=resolved, base_dir=str(base.parent)),
-                    point_key({"accuracy": resolved.to_dict()})))
+                    point_key({"accuracy": accuracy_keyed(resolved.to_dict(), base.parent)})))
     return out
 
 

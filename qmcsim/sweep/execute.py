@@ -26,6 +26,7 @@ from qmcsim.lru import LastUsed
 from qmcsim.results import csv_bytes
 from qmcsim.sweep.accuracy import AccuracyJob, resolve_seeds, summarize_point
 from qmcsim.sweep.config import SweepConfig
+from qmcsim.sweep.inputs import run_keyed
 from qmcsim.sweep.metrics import feasible, pareto, point_costs
 from qmcsim.sweep.sampling import overrides_of, points
 from qmcsim.sweep.store import (TMP_PREFIX, PointStore, atomic_write, check_manifest,
@@ -139,8 +140,9 @@ def resolve_point(cfg: SweepConfig, base: Path, index: int, values: dict[str, An
         check_buildable(run, resolved["resolved_counts"])  # type: ignore[arg-type]
     except QmcsimError as exc:
         return SweepPoint(index=index, values=values, error=one_line(exc))
+    keyed = run_keyed(resolved, run)
     tasks = tuple(
-        Task(key=point_key(system_config(resolved, i, s.name)), system=s.name,
+        Task(key=point_key(system_config(keyed, i, s.name)), system=s.name,
              run=replace(run, systems=(s,), baseline=s.name),
              costs=point_costs(s, p, cfg.network_energy_pj_per_bit.value))
         for i, (s, p) in enumerate(prepared))

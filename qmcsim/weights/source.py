@@ -78,15 +78,21 @@ class ShardedWeights:
         return self.where[name].array(name)
 
 
+def weights_path(spec: str, base_dir: Path | None) -> Path:
+    """A weights file relative to the config's folder if it is there, else as given."""
+    path = Path(spec)
+    if not path.is_absolute() and base_dir is not None and (base_dir / path).is_file():
+        return base_dir / path
+    return path
+
+
 def open_weights(spec: str, model: ModelShape, seed: int, *, file: str, field_path: str,
                  base_dir: Path | None = None) -> WeightSource:
     """`synthetic`, a .gguf / .safetensors file, or a Hugging Face model folder (its
     *.safetensors shards)."""
     if spec == SYNTHETIC:
         return SyntheticSource(seed)
-    path = Path(spec)
-    if not path.is_absolute() and base_dir is not None and (base_dir / path).is_file():
-        path = base_dir / path
+    path = weights_path(spec, base_dir)
     if not path.exists():
         raise ConfigError(file, field_path, f"'synthetic', a .gguf / .safetensors file or a "
                           f"Hugging Face model folder expected; {spec!r} does not exist")

