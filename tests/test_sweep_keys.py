@@ -1,6 +1,7 @@
 """A sweep point's key is what its result depends on, not where its files are: the same files
-reached by other paths (a copied folder, absolute paths) are the same points and are resumed;
-an edited model config.json or stored trace is a new point."""
+reached by other paths (a copied folder or checkout, absolute paths, sources that name the
+config's path) are the same points and are resumed; an edited model config.json or stored
+trace is a new point."""
 
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ def _study(folder: Path) -> Path:
     (folder / "tiny-llama" / "config.json").write_text(json.dumps(TINY_LLAMA))
     _write_trace(folder, generate=2)
     base = yaml.safe_load((ROOT / "tests" / "data" / "tiny.yaml").read_text())
+    # an override's source names this file's path: provenance, not part of the key
+    base["systems"][1]["memories"]["reram"]["params"] = {"interface_bandwidth_gb_per_s": 211.2}
     base.update(model=str(folder / "tiny-llama" / "config.json"),
                 trace=str(folder / "tiny.parquet"),
                 workload={"prompt_tokens": 8, "generate_tokens": 2, "batch": 1})

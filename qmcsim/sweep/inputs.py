@@ -65,15 +65,27 @@ def _shape_sha256(model: Any) -> str:
     return hashlib.sha256(repr(layout).encode()).hexdigest()
 
 
+def values_only(obj: Any) -> Any:
+    """A resolved config without its provenance: every `{value, source}` pair of a preset
+    becomes its value. Sources are labels (an override's names the config file's path)."""
+    if isinstance(obj, dict):
+        if obj.keys() == {"value", "source"}:
+            return values_only(obj["value"])
+        return {k: values_only(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [values_only(v) for v in obj]
+    return obj
+
+
 def run_keyed(resolved: dict[str, Any], run: Any) -> dict[str, Any]:
-    """`resolved` (a run's resolved config) with every file it names replaced by the file's
-    content digest and the model by its shape."""
+    """`resolved` (a run's resolved config) without sources, with every file it names
+    replaced by the file's content digest and the model by its shape."""
     from qmcsim.runner import stored_trace_path
     from qmcsim.weights.source import SYNTHETIC, weights_path
 
-    out = dict(resolved)
+    out = values_only(resolved)
     out["model"] = f"shape:{shape_digest(run.model)}"
-    out["resolved_model"] = {k: v for k, v in resolved["resolved_model"].items()
+    out["resolved_model"] = {k: v for k, v in out["resolved_model"].items()
                              if k not in ("name", "source")}   # labels; a path for config.json
     trace = stored_trace_path(run)
     if trace is not None:
@@ -92,11 +104,11 @@ def _text_digest(source: str, base_dir: Path) -> str:
 
 
 def accuracy_keyed(resolved: dict[str, Any], base_dir: Path) -> dict[str, Any]:
-    """An accuracy config's resolved dict with its model and text files replaced by their
-    content digests (the packaged SmolLM2 file and builtin texts stay named)."""
+    """An accuracy config's resolved dict without sources, its model and text files replaced
+    by their content digests (the packaged SmolLM2 file and builtin texts stay named)."""
     from qmcsim.accuracy.config import SMOLLM2_PACKAGE
 
-    out = dict(resolved)
+    out = values_only(resolved)
     model = dict(out["model"])
     for field in ("gguf", "hf_dir"):
         spec = model.get(field)
