@@ -14,8 +14,9 @@ processes and a Dask cluster started here on free ports).
         worker processes (1 thread each; the cluster is up before the command starts), each
         into a fresh folder, the R rounds interleaved (every configuration once per round);
         wall time (median of R), speed-up, points per minute, load average; checks that every
-        points.csv of a sweep is byte-identical. Default sweeps: hymba-lhs.yaml (16 + 4 tokens)
-        and hymba-lhs-main.yaml (the main job's 128 + 32). --figure DIR: sweep-scaling.png
+        points.csv of a sweep is byte-identical. Default sweeps: hymba-lhs.yaml (16 + 4 tokens),
+        hymba-lhs-main.yaml (the main job's 128 + 32) and hymba-lhs-exhaustive.yaml (the same
+        with every decode token simulated: ~4x the work per point). --figure DIR: sweep-scaling.png
         (speed-up of 2 workers over 1, with the 1.8x goal) and sweep-scaling.json (every run).
         --compare TREE: the same runs with another checkout (e.g. a `git worktree` of main,
         its Cython controller built), interleaved with this one's, every configuration of both
@@ -43,7 +44,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SWEEPS = [ROOT / "hw_configs" / "sweeps" / "hymba-lhs.yaml",
-          ROOT / "hw_configs" / "sweeps" / "hymba-lhs-main.yaml"]
+          ROOT / "hw_configs" / "sweeps" / "hymba-lhs-main.yaml",
+          ROOT / "hw_configs" / "sweeps" / "hymba-lhs-exhaustive.yaml"]
 CONFIGS = (("local", 1), ("local", 2), ("dask", 1), ("dask", 2))
 GOAL = 1.8   # issue #11: 2 workers at least 1.8x faster than 1 on a 50-point sweep
 
@@ -408,7 +410,8 @@ def draw(record: dict[str, object], path: Path) -> None:
 
     sweeps: dict[str, dict[str, object]] = record["sweeps"]  # type: ignore[assignment]
     labels = {"hymba-lhs.yaml": "hymba-lhs\n(16 + 4 tokens)",
-              "hymba-lhs-main.yaml": "hymba-lhs-main\n(128 + 32 tokens)"}
+              "hymba-lhs-main.yaml": "hymba-lhs-main\n(128 + 32 tokens)",
+              "hymba-lhs-exhaustive.yaml": "hymba-lhs-exhaustive\n(128 + 32, every token)"}
     names = list(sweeps)
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.4))
     width = 0.2

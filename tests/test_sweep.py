@@ -328,3 +328,19 @@ def test_dask_chunks_shrink_as_the_sweep_ends():
         left -= sizes[-1]
     assert sizes == [8, 8, 8, 8, 6, 4, 3, 2, 2, 1, 1, 1, 1]   # 13 Dask tasks, not 53
     assert chunk_size(1000, threads=64, most=8) == 8 and chunk_size(3, threads=2, most=8) == 1
+
+
+SHIPPED_SWEEPS = sorted(p for p in (ROOT / "hw_configs" / "sweeps").glob("*.yaml")
+                        if "base" in yaml.safe_load(p.read_text()))
+
+
+@pytest.mark.parametrize("path", SHIPPED_SWEEPS, ids=lambda p: p.stem)
+def test_every_shipped_sweep_draws_its_points_and_resolves_the_first(path):
+    from qmcsim.sweep import load_sweep
+    from qmcsim.sweep.execute import iter_points
+
+    cfg, base = load_sweep(path)
+    values = points(cfg)
+    assert len(values) == (cfg.samples or len(values)) and len(values) >= 5
+    first = next(iter_points(cfg, base, values[:1]))
+    assert first.error is None and first.tasks
