@@ -82,10 +82,11 @@ def ship(fn: Callable[..., Any], *args: Any) -> bytes:
     return pickle.dumps((fn, args), protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def call_shipped(blob: bytes) -> Any:
-    """Run a call packed by `ship` (on a worker)."""
+def call_shipped(blob: bytes, *more: Any) -> Any:
+    """Run a call packed by `ship` (on a worker), with `more` arguments after the packed ones
+    (what the cluster itself moves, e.g. data scattered to the workers once)."""
     fn, args = pickle.loads(blob)  # noqa: S301 (bytes this package's client pickled)
-    return fn(*args)
+    return fn(*args, *more)
 
 
 def meanwhile_in_a_child(work: Callable[[], bytes], here: Callable[[], T]) -> tuple[T, bytes]:

@@ -4,9 +4,14 @@ config files) needs only the installed package."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
+import sys
 import subprocess
+
+from pathlib import Path
 
 import pandas as pd
 import psutil
@@ -16,11 +21,49 @@ import yaml
 from tests.conftest import DATA, ROOT
 
 
+@contextlib.contextmanager
+def _worker_elsewhere(distributed, worker_dir):
+    """A scheduler on free ports and one `dask worker` process in `worker_dir`, with neither
+    QMCSIM_HW_CONFIGS nor the client's working directory; its address. No dask process
+    outlives the block."""
+    from qmcsim.sweep.store import KILL_HOOK
+
+    worker_dir.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("QMCSIM_HW_CONFIGS", KILL_HOOK)}
+    env["PYTHONPATH"] = str(ROOT)   # stands for the installed package
+    # free ports only (scheduler, its HTTP server, worker): other clusters may be running
+    with distributed.LocalCluster(n_workers=0, host="127.0.0.1", scheduler_port=0,
+                                  scheduler_kwargs={"dashboard": False,
+                                                    "dashboard_address": "127.0.0.1:0"}
+                                  ) as cluster:
+        worker = subprocess.Popen(
+            [shutil.which("dask") or "dask", "worker", cluster.scheduler_address,
+             "--nthreads", "1", "--no-nanny", "--no-dashboard", "--host", "127.0.0.1"],
+            cwd=worker_dir, env=env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        spawned = [psutil.Process(worker.pid)]
+        try:
+            with distributed.Client(cluster.scheduler_address) as client:
+                client.wait_for_workers(1, timeout=300)   # a loaded machine starts slowly
+            yield cluster.scheduler_address
+            spawned += spawned[0].children(recursive=True)
+        finally:
+            worker.terminate()
+            try:
+                worker.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+            _, alive = psutil.wait_procs(spawned, timeout=60)
+            for proc in alive:   # leave no dask process behind, whatever happened
+                proc.kill()
+    assert alive == []
+
+
 def test_a_worker_without_the_clients_files_runs_the_sweep(tmp_path, monkeypatch):
     distributed = pytest.importorskip("dask.distributed")
     from qmcsim.config.presets import available
     from qmcsim.sweep import load_sweep, run_sweep
-    from qmcsim.sweep.store import KILL_HOOK
 
     # a device preset only the client knows, named by the base config
     presets = tmp_path / "client" / "presets" / "devices"
@@ -41,44 +84,90 @@ def test_a_worker_without_the_clients_files_runs_the_sweep(tmp_path, monkeypatch
     local = run_sweep(cfg, base_path, tmp_path / "local").table
 
     worker_dir = tmp_path / "worker"
-    worker_dir.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in ("QMCSIM_HW_CONFIGS", KILL_HOOK)}
-    env["PYTHONPATH"] = str(ROOT)   # stands for the installed package
-    # free ports only (scheduler, its HTTP server, worker): other clusters may be running
-    with distributed.LocalCluster(n_workers=0, host="127.0.0.1", scheduler_port=0,
-                                  scheduler_kwargs={"dashboard": False,
-                                                    "dashboard_address": "127.0.0.1:0"}
-                                  ) as cluster:
-        worker = subprocess.Popen(
-            [shutil.which("dask") or "dask", "worker", cluster.scheduler_address,
-             "--nthreads", "1", "--no-nanny", "--no-dashboard", "--host", "127.0.0.1"],
-            cwd=worker_dir, env=env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        spawned = [psutil.Process(worker.pid)]
-        try:
-            with distributed.Client(cluster.scheduler_address) as client:
-                client.wait_for_workers(1, timeout=300)   # a loaded machine starts slowly
-                seen = client.run(lambda: (os.getcwd(), os.environ.get("QMCSIM_HW_CONFIGS"),
-                                           "lab-mram" in available("devices")))
-                assert list(seen.values()) == [(str(worker_dir), None, False)]
-            remote = run_sweep(cfg, base_path, tmp_path / "remote",
-                               dask_address=cluster.scheduler_address)
-            spawned += spawned[0].children(recursive=True)
-        finally:
-            worker.terminate()
-            try:
-                worker.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait()
-            _, alive = psutil.wait_procs(spawned, timeout=60)
-            for proc in alive:   # leave no dask process behind, whatever happened
-                proc.kill()
-    assert alive == []
+    with _worker_elsewhere(distributed, worker_dir) as address:
+        with distributed.Client(address) as client:
+            seen = client.run(lambda: (os.getcwd(), os.environ.get("QMCSIM_HW_CONFIGS"),
+                                       "lab-mram" in available("devices")))
+            assert list(seen.values()) == [(str(worker_dir), None, False)]
+        remote = run_sweep(cfg, base_path, tmp_path / "remote", dask_address=address)
     assert remote.failures.empty
     pd.testing.assert_frame_equal(local, remote.table)
     assert (tmp_path / "remote" / "points.csv").read_bytes() == \
         (tmp_path / "local" / "points.csv").read_bytes()
+
+
+def test_a_trace_and_weights_only_the_client_has_reach_the_worker(tmp_path, monkeypatch):
+    """A run config naming a stored trace and measured weights by paths relative to itself:
+    the worker, elsewhere, cannot open them; the client sends their bytes once."""
+    distributed = pytest.importorskip("dask.distributed")
+    from qmcsim.models.load import load_model
+    from qmcsim.sweep import load_sweep, run_sweep
+    from qmcsim.weights.synthetic import synthetic_weights
+    from tests.formats.test_weights import _write_safetensors
+    from tests.test_sweep_keys import TINY_LLAMA
+
+    client_dir = tmp_path / "client"
+    (client_dir / "tiny-llama").mkdir(parents=True)
+    (client_dir / "tiny-llama" / "config.json").write_text(json.dumps(TINY_LLAMA))
+    done = subprocess.run([sys.executable, "-m", "qmcsim", "trace", "--model",
+                           "tiny-llama/config.json", "--prompt", "8", "--generate", "2",
+                           "-o", "tiny.parquet"], cwd=client_dir, capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    model = load_model(str(client_dir / "tiny-llama" / "config.json"), file="t", field_path="m")
+    _write_safetensors(client_dir / "weights.safetensors", {
+        "model." + t.name.replace("q_proj", "self_attn.q_proj") + ".weight":
+        ("F32", synthetic_weights(t, seed=3).reshape(t.rows, t.cols)) for t in model.tensors})
+    base = yaml.safe_load((DATA / "tiny.yaml").read_text())
+    base.update(model="tiny-llama/config.json", trace="tiny.parquet",
+                weights="weights.safetensors",
+                workload={"prompt_tokens": 8, "generate_tokens": 2, "batch": 1})
+    (client_dir / "run.yaml").write_text(yaml.safe_dump(base))
+    (client_dir / "sweep.yaml").write_text(yaml.safe_dump({
+        "name": "files", "base": "run.yaml",
+        "parameters": [{"path": "systems.qmc.format.rho", "values": [0.2, 0.4]}]}))
+    monkeypatch.chdir(client_dir)   # relative paths: the worker resolves them in its own folder
+    cfg, base_path = load_sweep(Path("sweep.yaml"))
+    local = run_sweep(cfg, base_path, tmp_path / "local")
+    assert local.failures.empty and local.computed == 3
+
+    def worker_copies():   # nested: pickled by value, the worker cannot import this module
+        from qmcsim.sweep.inputs import _WORKER_FOLDER
+
+        return sorted((p.name, p.read_bytes()) for folder in _WORKER_FOLDER
+                      for p in folder.rglob("*") if p.is_file())
+
+    with _worker_elsewhere(distributed, tmp_path / "worker") as address:
+        remote = run_sweep(cfg, base_path, tmp_path / "remote", dask_address=address)
+        with distributed.Client(address) as client:   # what the worker read: its own copies
+            copies = client.run(worker_copies)
+    assert remote.failures.empty, remote.failures.error.tolist()
+    assert list(copies.values()) == [sorted([
+        ("tiny.parquet", (client_dir / "tiny.parquet").read_bytes()),
+        ("weights.safetensors", (client_dir / "weights.safetensors").read_bytes())])]
+    assert (tmp_path / "remote" / "points.csv").read_bytes() == \
+        (tmp_path / "local" / "points.csv").read_bytes()
+
+
+def test_a_run_reads_its_files_from_local_copies(tmp_path):
+    from qmcsim.config.loader import load_run
+    from qmcsim.runner import stored_trace_path
+    from qmcsim.sweep.inputs import file_digest, run_time_files, with_local_files
+
+    (tmp_path / "t.csv").write_text("not read here")
+    base = yaml.safe_load((DATA / "tiny.yaml").read_text())
+    base["trace"] = "t.csv"
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(base))
+    run = load_run(tmp_path / "run.yaml")
+    found = run_time_files(run)
+    assert found == {"trace": (False, [("t.csv", tmp_path / "t.csv")])}
+    digest = file_digest(tmp_path / "t.csv")
+    local = with_local_files(run, {"trace": (False, [("t.csv", digest)])}, {digest: b"bytes"})
+    copy = stored_trace_path(local)
+    assert copy is not None and copy.name == "t.csv" and copy.read_bytes() == b"bytes"
+    assert copy.parent != tmp_path and local.config.seed == run.config.seed
+    again = with_local_files(run, {"trace": (False, [("t.csv", digest)])}, {})
+    assert stored_trace_path(again) == copy   # written once per process
 
 
 def test_a_shipped_call_runs_where_it_is_unpacked():

@@ -193,6 +193,17 @@ def simulate_chunk(runs: list[ResolvedRun | AccuracyJob]
     return [simulate_timed(run) for run in runs]
 
 
+def simulate_chunk_with_files(runs: list[ResolvedRun | AccuracyJob],
+                              specs: list[dict[str, Any]], files: dict[str, bytes]
+                              ) -> list[tuple[pd.DataFrame | str, float]]:
+    """simulate_chunk on a worker that shares no files with the client: each run reads its
+    trace and weights from copies of the bytes the client scattered (`files`, by digest)."""
+    from qmcsim.sweep.inputs import with_local_files
+
+    return simulate_chunk([with_local_files(run, spec, files) if spec else run
+                           for run, spec in zip(runs, specs, strict=True)])
+
+
 def warm_worker() -> None:
     """Import the simulator once, before the first task arrives (Dask workers)."""
     import qmcsim.pipeline  # noqa: F401
@@ -287,6 +298,7 @@ class _Dask:
                                            allow_other_workers=False)
                         for w in self.client.scheduler_info()["workers"]]
         self.futures: dict[Any, list[str]] = {}
+        self.scattered: dict[str, Any] = {}   # file digest -> its bytes on the workers
         self._slots, self._asked = 2, -1e9
 
     @property
@@ -307,9 +319,37 @@ class _Dask:
         from qmcsim.parallel import call_shipped, ship
 
         keys = [key for key, _ in chunk]
-        future = self.client.submit(call_shipped, ship(simulate_chunk, [r for _, r in chunk]),
-                                    key=f"qmcsim-points-{keys[0]}-{len(keys)}", pure=False)
+        runs = [r for _, r in chunk]
+        specs = [self._files(r) for r in runs]
+        name = f"qmcsim-points-{keys[0]}-{len(keys)}"
+        if any(specs):   # files read at run time go once to every worker, not with each task
+            files = {d: self.scattered[d] for spec in specs for _, entries in spec.values()
+                     for _, d in entries}
+            future = self.client.submit(call_shipped, ship(simulate_chunk_with_files, runs,
+                                                           specs), files, key=name, pure=False)
+        else:
+            future = self.client.submit(call_shipped, ship(simulate_chunk, runs), key=name,
+                                        pure=False)
         self.futures[future] = keys
+
+    def _files(self, run: ResolvedRun | AccuracyJob) -> dict[str, Any]:
+        """field -> (is a folder, [(name, digest)]) of what `run` reads while it simulates,
+        each file's bytes scattered to the workers the first time it is named."""
+        from qmcsim.sweep.inputs import file_digest, run_time_files
+
+        if not isinstance(run, ResolvedRun):
+            return {}
+        spec = {}
+        for config_field, (is_folder, entries) in run_time_files(run).items():
+            named = []
+            for name, path in entries:
+                digest = file_digest(path)
+                if digest not in self.scattered:
+                    self.scattered[digest] = self.client.scatter(path.read_bytes(),
+                                                                 broadcast=True, hash=False)
+                named.append((name, digest))
+            spec[config_field] = (is_folder, named)
+        return spec
 
     def finished(self, block: bool) -> list[Outcome]:
         from dask.distributed import wait
@@ -321,7 +361,7 @@ class _Dask:
                 for key, outcome in zip(self.futures.pop(f), f.result(), strict=True)]
 
     def close(self) -> None:
-        self.client.cancel([*self.futures, *self.warming])
+        self.client.cancel([*self.futures, *self.warming, *self.scattered.values()])
         self.client.close()
 
 

@@ -7,6 +7,7 @@ are the same point, resumed rather than recomputed."""
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -121,3 +122,63 @@ def accuracy_keyed(resolved: dict[str, Any], base_dir: Path) -> dict[str, Any]:
         out["calibration"] = {**out["calibration"], "texts": [
             _text_digest(t, base_dir) for t in out["calibration"]["texts"]]}
     return out
+
+
+# Files read while a run simulates, shipped to Dask workers (which share no files with the
+# client): field -> (is a folder, [(name in the folder, path)]).
+RunFiles = dict[str, tuple[bool, list[tuple[str, Path]]]]
+
+
+def run_time_files(run: Any) -> RunFiles:
+    """The files `run` reads while it simulates rather than while it is resolved: its stored
+    trace, and measured weights (a file, or a model folder's *.safetensors shards)."""
+    from qmcsim.runner import stored_trace_path
+    from qmcsim.weights.source import SYNTHETIC, weights_path
+
+    out: RunFiles = {}
+    trace = stored_trace_path(run)
+    if trace is not None:
+        out["trace"] = (False, [(trace.name, trace)])
+    spec = run.config.weights
+    if spec is not None and spec != SYNTHETIC:
+        path = weights_path(spec, Path(run.file).parent)
+        out["weights"] = (True, [(p.name, p) for p in sorted(path.glob("*.safetensors"))]) \
+            if path.is_dir() else (False, [(path.name, path)])
+    return out
+
+
+_WORKER_FOLDER: list[Path] = []   # on a worker: this process's copies, made on first use
+
+
+def _local_folder() -> Path:
+    import atexit
+    import shutil
+    import tempfile
+
+    if not _WORKER_FOLDER:
+        _WORKER_FOLDER.append(Path(tempfile.mkdtemp(prefix="qmcsim-inputs-")))
+        atexit.register(shutil.rmtree, _WORKER_FOLDER[0], True)
+    return _WORKER_FOLDER[0]
+
+
+def with_local_files(run: Any, spec: dict[str, tuple[bool, list[tuple[str, str]]]],
+                     files: dict[str, bytes]) -> Any:
+    """`run` reading its run-time files from copies in this process's temporary folder
+    (`spec`: field -> (is a folder, [(name, digest)]); `files`: digest -> bytes)."""
+    import shutil
+    import tempfile
+    from dataclasses import replace
+
+    updates = {}
+    for field, (is_folder, entries) in spec.items():
+        folder = _local_folder() / hashlib.sha256(repr(entries).encode()).hexdigest()[:20]
+        if not folder.is_dir():   # written whole, then renamed: a worker may run 2 threads
+            staging = Path(tempfile.mkdtemp(dir=folder.parent))
+            for name, digest in entries:
+                (staging / name).write_bytes(files[digest])
+            try:
+                os.replace(staging, folder)
+            except OSError:   # another thread renamed the same copy first
+                shutil.rmtree(staging, ignore_errors=True)
+        updates[field] = str(folder if is_folder else folder / entries[0][0])
+    return replace(run, config=run.config.model_copy(update=updates)) if updates else run
