@@ -2,7 +2,8 @@
 files the config names (a stored trace, measured weights, a model config.json, an accuracy
 model or text). A point's key hashes that content in place of the paths, so an edited file is
 a new point and the same files reached by another path (another checkout, an absolute path)
-are the same point, resumed rather than recomputed."""
+are the same point, resumed rather than recomputed. The files a run reads while it simulates
+are also what a Dask worker, which shares no files with the client, is sent."""
 
 from __future__ import annotations
 
@@ -79,21 +80,16 @@ def values_only(obj: Any) -> Any:
 
 
 def run_keyed(resolved: dict[str, Any], run: Any) -> dict[str, Any]:
-    """`resolved` (a run's resolved config) without sources, with every file it names
-    replaced by the file's content digest and the model by its shape."""
-    from qmcsim.runner import stored_trace_path
-    from qmcsim.weights.source import SYNTHETIC, weights_path
-
+    """`resolved` (a run's resolved config) without sources, with the model replaced by its
+    shape and every file the run reads by the files' content digests."""
     out = values_only(resolved)
     out["model"] = f"shape:{shape_digest(run.model)}"
     out["resolved_model"] = {k: v for k, v in out["resolved_model"].items()
                              if k not in ("name", "source")}   # labels; a path for config.json
-    trace = stored_trace_path(run)
-    if trace is not None:
-        out["trace"] = f"sha256:{file_digest(trace)}"
-    spec = run.config.weights
-    if spec is not None and spec != SYNTHETIC:
-        out["weights"] = f"sha256:{file_digest(weights_path(spec, Path(run.file).parent))}"
+    for field, (is_folder, entries) in run_time_files(run).items():
+        digests = [f"{name}={file_digest(path)}" if is_folder else file_digest(path)
+                   for name, path in entries]   # a folder's shards by name, a file by content
+        out[field] = "sha256:" + hashlib.sha256("\n".join(digests).encode()).hexdigest()
     return out
 
 
