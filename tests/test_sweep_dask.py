@@ -21,6 +21,18 @@ import yaml
 from tests.conftest import DATA, ROOT
 
 
+def _copies_on_worker():
+    """A function for `Client.run`: (name, bytes) of the copies a worker was sent. Nested, so
+    that it is pickled by value (the worker cannot import the test modules)."""
+    def copies():
+        import qmcsim.sweep.inputs as inputs
+
+        return sorted((p.relative_to(copy).as_posix(), p.read_bytes())
+                      for folder in inputs._WORKER_FOLDER for copy in folder.iterdir()
+                      for p in copy.rglob("*") if p.is_file())
+    return copies
+
+
 @contextlib.contextmanager
 def _worker_elsewhere(distributed, worker_dir):
     """A scheduler on free ports and one `dask worker` process in `worker_dir`, with neither
@@ -131,20 +143,48 @@ def test_a_trace_and_weights_only_the_client_has_reach_the_worker(tmp_path, monk
     local = run_sweep(cfg, base_path, tmp_path / "local")
     assert local.failures.empty and local.computed == 3
 
-    def worker_copies():   # nested: pickled by value, the worker cannot import this module
-        from qmcsim.sweep.inputs import _WORKER_FOLDER
-
-        return sorted((p.name, p.read_bytes()) for folder in _WORKER_FOLDER
-                      for p in folder.rglob("*") if p.is_file())
-
     with _worker_elsewhere(distributed, tmp_path / "worker") as address:
         remote = run_sweep(cfg, base_path, tmp_path / "remote", dask_address=address)
         with distributed.Client(address) as client:   # what the worker read: its own copies
-            copies = client.run(worker_copies)
+            copies = client.run(_copies_on_worker())
     assert remote.failures.empty, remote.failures.error.tolist()
     assert list(copies.values()) == [sorted([
         ("tiny.parquet", (client_dir / "tiny.parquet").read_bytes()),
         ("weights.safetensors", (client_dir / "weights.safetensors").read_bytes())])]
+    assert (tmp_path / "remote" / "points.csv").read_bytes() == \
+        (tmp_path / "local" / "points.csv").read_bytes()
+
+
+def test_an_accuracy_sweep_sends_its_model_folder_and_text(tmp_path, monkeypatch):
+    distributed = pytest.importorskip("dask.distributed")
+    pytest.importorskip("transformers")
+    from qmcsim.sweep import load_sweep, run_sweep
+    from tests.test_sweep_accuracy import _tiny_model
+
+    client_dir = tmp_path / "client"
+    _tiny_model(client_dir / "model")
+    (client_dir / "text.txt").write_text("Full fathom five thy father lies; " * 8)
+    (client_dir / "acc.yaml").write_text(yaml.safe_dump({
+        "name": "tiny", "model": {"hf_dir": "model"}, "text": "text.txt", "tokens": 64,
+        "context_tokens": 32, "seeds": [0],
+        "variants": [{"name": "qmc-3b", "format": {"kind": "qmc", "rho": 0.3},
+                      "placement": {"codes": "qmc-reram-3b", "outlier_values": "qmc-mram"},
+                      "device_params": {"qmc-reram-3b": {"read_noise_sigma": 0.05}}}]}))
+    (client_dir / "sweep.yaml").write_text(yaml.safe_dump({
+        "name": "acc", "kind": "accuracy", "base": "acc.yaml", "seeds": [0, 1],
+        "parameters": [{"path": "variants.qmc-3b.format.rho", "values": [0.2]}]}))
+    monkeypatch.chdir(client_dir)
+    cfg, base = load_sweep(Path("sweep.yaml"))
+    local = run_sweep(cfg, base, tmp_path / "local")
+    with _worker_elsewhere(distributed, tmp_path / "worker") as address:
+        remote = run_sweep(cfg, base, tmp_path / "remote", dask_address=address)
+        with distributed.Client(address) as client:   # what the worker read: its own copies
+            copies = [name for name, _ in next(iter(client.run(_copies_on_worker()).values()))]
+    assert local.failures.empty and remote.failures.empty, remote.failures.error.tolist()
+    assert remote.computed == 2
+    shipped = sorted(p.relative_to(client_dir / "model").as_posix()
+                     for p in (client_dir / "model").rglob("*") if p.is_file())
+    assert copies == sorted([*shipped, "text.txt"])
     assert (tmp_path / "remote" / "points.csv").read_bytes() == \
         (tmp_path / "local" / "points.csv").read_bytes()
 

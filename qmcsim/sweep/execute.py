@@ -197,7 +197,8 @@ def simulate_chunk_with_files(runs: list[ResolvedRun | AccuracyJob],
                               specs: list[dict[str, Any]], files: dict[str, bytes]
                               ) -> list[tuple[pd.DataFrame | str, float]]:
     """simulate_chunk on a worker that shares no files with the client: each run reads its
-    trace and weights from copies of the bytes the client scattered (`files`, by digest)."""
+    trace and weights (an accuracy job its model and texts) from copies of the bytes the client
+    scattered (`files`, by digest)."""
     from qmcsim.sweep.inputs import with_local_files
 
     return simulate_chunk([with_local_files(run, spec, files) if spec else run
@@ -337,8 +338,6 @@ class _Dask:
         each file's bytes scattered to the workers the first time it is named."""
         from qmcsim.sweep.inputs import file_digest, run_time_files
 
-        if not isinstance(run, ResolvedRun):
-            return {}
         spec = {}
         for config_field, (is_folder, entries) in run_time_files(run).items():
             named = []

