@@ -344,8 +344,13 @@ class _Dask:
             for name, path in entries:
                 digest = file_digest(path)
                 if digest not in self.scattered:
-                    self.scattered[digest] = self.client.scatter(path.read_bytes(),
-                                                                 broadcast=True, hash=False)
+                    try:
+                        data = path.read_bytes()
+                    except OSError as exc:   # it was read when the point was resolved
+                        raise ConfigError(str(path), "", f"a readable file expected "
+                                          f"({exc.strerror})") from None
+                    self.scattered[digest] = self.client.scatter(data, broadcast=True,
+                                                                 hash=False)
                 named.append((name, digest))
             spec[config_field] = (is_folder, named)
         return spec
