@@ -209,6 +209,22 @@ def test_a_run_reads_its_files_from_local_copies(tmp_path):
     again = with_local_files(run, {"trace": (False, [("t.csv", digest)])}, {})
     assert stored_trace_path(again) == copy   # written once per process
 
+    # a model folder of weights: its *.safetensors shards, under their names
+    (tmp_path / "ckpt").mkdir()
+    for name in ("model-00002.safetensors", "model-00001.safetensors", "README.md"):
+        (tmp_path / "ckpt" / name).write_text(name)
+    base["weights"] = str(tmp_path / "ckpt")
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(base))
+    run = load_run(tmp_path / "run.yaml")
+    is_folder, shards = run_time_files(run)["weights"]
+    assert is_folder and [n for n, _ in shards] == ["model-00001.safetensors",
+                                                    "model-00002.safetensors"]
+    spec = {"weights": (True, [(n, file_digest(p)) for n, p in shards])}
+    local = with_local_files(run, spec, {file_digest(p): p.read_bytes() for _, p in shards})
+    folder = Path(local.config.weights)
+    assert folder != tmp_path / "ckpt" and sorted(p.name for p in folder.iterdir()) == \
+        [n for n, _ in shards] and (folder / shards[0][0]).read_text() == shards[0][0]
+
 
 def test_a_shipped_call_runs_where_it_is_unpacked():
     from qmcsim.config.loader import load_run
