@@ -8,9 +8,8 @@ import contextlib
 import json
 import os
 import shutil
-import sys
 import subprocess
-
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -109,8 +108,8 @@ def test_a_worker_without_the_clients_files_runs_the_sweep(tmp_path, monkeypatch
 
 
 def test_a_trace_and_weights_only_the_client_has_reach_the_worker(tmp_path, monkeypatch):
-    """A run config naming a stored trace and measured weights by paths relative to itself:
-    the worker, elsewhere, cannot open them; the client sends their bytes once."""
+    """A run config naming a stored trace and measured weights: the client sends their bytes
+    once, and the worker (in another folder) simulates from its own copies of them."""
     distributed = pytest.importorskip("dask.distributed")
     from qmcsim.models.load import load_model
     from qmcsim.sweep import load_sweep, run_sweep
@@ -138,7 +137,7 @@ def test_a_trace_and_weights_only_the_client_has_reach_the_worker(tmp_path, monk
     (client_dir / "sweep.yaml").write_text(yaml.safe_dump({
         "name": "files", "base": "run.yaml",
         "parameters": [{"path": "systems.qmc.format.rho", "values": [0.2, 0.4]}]}))
-    monkeypatch.chdir(client_dir)   # relative paths: the worker resolves them in its own folder
+    monkeypatch.chdir(client_dir)
     cfg, base_path = load_sweep(Path("sweep.yaml"))
     local = run_sweep(cfg, base_path, tmp_path / "local")
     assert local.failures.empty and local.computed == 3
