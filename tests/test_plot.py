@@ -88,6 +88,21 @@ def test_run_writes_figures_and_plot_redraws_them(run_cli, tmp_path):
     assert (tmp_path / "summary.png").read_bytes() == png      # same tables, same figure
 
 
+def test_run_without_figure_writes_the_tables_and_plot_draws_it_later(run_cli, tmp_path):
+    args = ("--no-progress", "--set", "workload.generate_tokens=2")
+    drawn = run_cli("run", str(DATA / "tiny.yaml"), "--out", "drawn", *args)
+    plain = run_cli("run", str(DATA / "tiny.yaml"), "--out", "plain", "--no-figure", *args)
+    assert drawn.returncode == 0 and plain.returncode == 0, plain.stderr
+    assert plain.stdout.replace("plain", "drawn") == drawn.stdout   # the same report
+    with_figure, tables_only = tmp_path / "drawn" / "tiny-001", tmp_path / "plain" / "tiny-001"
+    tables = [p for p in with_figure.iterdir() if p.suffix not in (".png", ".svg")]
+    assert sorted(p.name for p in tables_only.iterdir()) == sorted(p.name for p in tables)
+    assert all((tables_only / p.name).read_bytes() == p.read_bytes() for p in tables)
+    later = run_cli("plot", str(tables_only), "--out", str(tmp_path))
+    assert later.returncode == 0, later.stderr
+    assert (tmp_path / "summary.png").read_bytes() == (with_figure / "summary.png").read_bytes()
+
+
 def test_plot_sweep_and_accuracy_folders(run_cli, tmp_path):
     sweep = tmp_path / "sweep"
     sweep.mkdir()

@@ -30,6 +30,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, default=Path("results"),
                    help="parent folder of the new results folder (default: ./results)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-figure", action="store_true",
+                   help="write the tables without summary.png/.svg (scripted runs: "
+                        "`python -m qmcsim plot FOLDER` draws them later, the same bytes)")
     p.add_argument("--jobs", type=jobs_argument, default=0, metavar="N",
                    help="simulate up to N systems at once in forked worker processes "
                         "(default: one per usable CPU core; 1: all in this process; the "
@@ -64,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     warming: list[threading.Thread] = []   # started once the workers are forked
 
     def warm() -> None:
-        warming.append(warm_figure_imports())
+        warming.append(warm_figure_imports(figure=not args.no_figure))
 
     if args.no_progress:   # and no tqdm import
         result = run_pipeline(resolved, jobs=jobs, while_waiting=warm)
@@ -93,20 +96,25 @@ def run(args: argparse.Namespace) -> int:
         files["resolved_config.yaml"] = yaml.safe_dump(said, sort_keys=False).encode()
     for thread in warming:   # done by now; joined so the figure's fork has one thread
         thread.join()
-    files.update(summary_figure_files(files))
+    if not args.no_figure:
+        files.update(summary_figure_files(files))
     folder = write_results_folder(args.out, result.name, files)
     print(f"\nresults: {folder}")
     return 0
 
 
-def warm_figure_imports() -> threading.Thread:
-    """Import pandas, matplotlib and the plot module in a thread: the main thread only waits
-    for the worker processes meanwhile, so the tables' and the figure's imports cost no wall
-    time (started after the workers are forked: a fork must not copy a half-done import)."""
+def warm_figure_imports(figure: bool = True) -> threading.Thread:
+    """Import pandas, and for the figure matplotlib and the plot module, in a thread: the
+    main thread only waits for the worker processes meanwhile, so the tables' and the
+    figure's imports cost no wall time (started after the workers are forked: a fork must not
+    copy a half-done import)."""
     import threading
 
     def load() -> None:
-        import qmcsim.plot  # noqa: F401
+        import pandas  # noqa: F401
+
+        if figure:
+            import qmcsim.plot  # noqa: F401
 
     thread = threading.Thread(target=load, daemon=True)
     thread.start()
