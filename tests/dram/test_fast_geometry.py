@@ -134,17 +134,17 @@ def test_calibration_on_two_cores_gives_the_same_costs(monkeypatch: pytest.Monke
     from qmcsim.memories.dram import fast
 
     params = load(controller={"refresh": "per_bank"})
-    fast._derive_costs_json.cache_clear()
+    fast._COSTS.clear()
     alone = fast.derive_costs(params)
     forks = []
     real_fork = os.fork
     monkeypatch.setattr(os, "fork", lambda: forks.append(1) or real_fork())
     monkeypatch.setattr(fast.threading, "active_count", lambda: 1)   # pytest-xdist's threads
-    fast._derive_costs_json.cache_clear()
+    fast._COSTS.clear()
     with fast.calibration_on_two_cores():
         assert fast.derive_costs(params) == alone
     assert forks == [1]
-    fast._derive_costs_json.cache_clear()
+    fast._COSTS.clear()
     parent, real_dumps = os.getpid(), fast.pickle.dumps
 
     def child_fails(obj: object) -> bytes:
@@ -156,4 +156,24 @@ def test_calibration_on_two_cores_gives_the_same_costs(monkeypatch: pytest.Monke
     with fast.calibration_on_two_cores():
         assert fast.derive_costs(params) == alone
     assert forks == [1, 1]
-    fast._derive_costs_json.cache_clear()
+    fast._COSTS.clear()
+
+
+def test_calibration_is_cached_on_what_it_runs_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A preset that differs only in energy, latency or density fields reuses the calibration
+    (a sweep over them calibrates once), and the costs derived afresh are the same; a timing
+    change is a new calibration."""
+    from qmcsim.memories.dram import fast
+
+    base = load()
+    energy = load(read_energy_pj_per_bit=1.5, static_power_mw=9.0, density_mb_per_mm2=300.0,
+                  energy={"act_pre_pj": 2.0 * base.energy.act_pre_pj})
+    slower = load(timing={"n_rcd": base.timing.n_rcd + 4})
+    fast._COSTS.clear()
+    derived: list[object] = []
+    real = fast._derive_costs
+    monkeypatch.setattr(fast, "_derive_costs", lambda p: derived.append(p) or real(p))
+    first = fast.derive_costs(base)
+    assert fast.derive_costs(energy) is first and derived == [base]
+    assert fast.derive_costs(slower) != first and derived == [base, slower]
+    assert real(energy) == first   # what the cache skips would have given the same costs

@@ -32,18 +32,17 @@ open new rows, so only which boundaries fall inside a segment and which in a gap
 
 from __future__ import annotations
 
-import json
 import pickle
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
 from qmcsim.errors import InternalError
+from qmcsim.lru import LastUsed
 from qmcsim.parallel import forks, meanwhile_in_a_child
 from qmcsim.memories.dram.channel import compiled_timing, new_controller
 from qmcsim.memories.dram.controller import ChannelController, CompiledTiming
@@ -107,9 +106,18 @@ def _run_streams(params: DramParams, parts: list[tuple[int, bool]], refresh: str
     return [done[t] for t in range(len(parts))], ctrl
 
 
+# What a calibration runs on: the standard's constraints, the timing, the organisation and the
+# controller (its mapping, page policy, refresh). Energy, latency and density fields of a
+# preset do not enter it, so a sweep over them calibrates once.
+CALIBRATED_FIELDS = frozenset({"standard", "timing", "org", "controller"})
+CALIBRATIONS_KEPT = 16
+_COSTS: LastUsed[str, StreamCosts] = LastUsed(CALIBRATIONS_KEPT)
+
+
 def derive_costs(params: DramParams) -> StreamCosts:
-    """Stream costs of a parameter set (cached on the parameters' JSON)."""
-    return _derive_costs_json(params.model_dump_json())
+    """Stream costs of a parameter set (cached on the fields the calibration runs on)."""
+    key = params.model_dump_json(include=set(CALIBRATED_FIELDS))
+    return _COSTS.get_or_build(key, lambda: _derive_costs(params))
 
 
 # the calibration may run its streams in two processes (a forked child takes part of them):
@@ -133,7 +141,7 @@ _Stream = tuple[tuple[tuple[int, bool], ...], str]   # (n bursts, is_write) part
 
 
 def _calibration_streams(params: DramParams) -> list[_Stream]:
-    """Every stream run the calibration needs, in `_derive_costs_json`'s order."""
+    """Every stream run the calibration needs, in `_derive_costs`'s order."""
     n, lead, m = CAL_BURSTS, CAL_TURN_LEAD, CAL_REFRESH_BURSTS
     out: list[_Stream] = []
     for w in (False, True):
@@ -166,9 +174,7 @@ def _run_all(params: DramParams, streams: list[_Stream], timing: CompiledTiming
     return [done[i] for i in range(len(streams))]
 
 
-@lru_cache(maxsize=16)
-def _derive_costs_json(text: str) -> StreamCosts:
-    params = DramParams.model_validate(json.loads(text))
+def _derive_costs(params: DramParams) -> StreamCosts:
     v = timing_cycles(params)
     timing = compiled_timing(params)  # shared by the calibration controllers
     n = CAL_BURSTS
