@@ -1,8 +1,9 @@
 """Fast mode: a request's share of each channel is one in-order transaction whose cycle cost is
 derived from the burst-mode controller and the same compiled constraints.
 
-Derivation (`derive_costs`, once per parameter set): the burst controller itself (the reference,
-same constraint tables, same page policy, mapping and refresh mode) runs a few calibration
+Derivation (`derive_costs`, once per standard, timing, organisation and controller): the
+burst controller itself (the reference, same constraint tables, same page policy, mapping and
+refresh mode) runs a few calibration
 streams on one channel — sequential reads and writes, back to back, read-then-write,
 write-then-read, with refresh off and on — and yields
 - `r_*`: the steady-state cycles per burst of an in-order stream (row stripes across the bank
