@@ -16,8 +16,9 @@ processes and a Dask cluster started here on free ports).
         wall time (median of R), speed-up, points per minute, load average; checks that every
         points.csv of a sweep is byte-identical. Default sweeps: hymba-lhs.yaml (16 + 4 tokens),
         hymba-lhs-main.yaml (the main job's 128 + 32) and hymba-lhs-exhaustive.yaml (the same
-        with every decode token simulated: ~4x the work per point). --figure DIR: sweep-scaling.png
-        (speed-up of 2 workers over 1, with the 1.8x goal) and sweep-scaling.json (every run).
+        with every decode token simulated: ~3.5x the work per point). --figure DIR:
+        sweep-scaling.png (speed-up of 2 workers over 1, with the 1.8x goal) and
+        sweep-scaling.json (every run).
         --compare TREE: the same runs with another checkout (e.g. a `git worktree` of main,
         its Cython controller built), interleaved with this one's, every configuration of both
         once per round; the wall time of each against it, and points.csv compared across both.
